@@ -1,0 +1,1 @@
+"""Hydra config groups for hpfree (packaged as ``hpfree.conf`` through a link)."""

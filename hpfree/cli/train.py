@@ -1,0 +1,73 @@
+"""``hpfree-train``: one run, a multirun (``-m``), or a search (``-m hydra/sweeper=quasirandom``).
+
+Every job is validated before anything starts (see ``hpfree.preflight``); a bad value gets one
+line on stderr and exit code 2.  Then Hydra takes over: it composes the config from
+``conf/`` (shipped inside the package), names the run directory by content and calls
+:func:`task`, which runs, resumes or skips the run and prints where its record is.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from hpfree.config import ConfigError, register_configs
+from hpfree.run_naming import register_resolver
+
+register_configs()
+register_resolver()
+
+_NO_PREFLIGHT = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
+                 "--shell-completion", "-sc", "--resolve", "--package", "-p"}
+
+
+@hydra.main(config_path="pkg://hpfree.conf", config_name="config", version_base=None)
+def task(cfg: DictConfig) -> Optional[float]:
+    """Hydra task function: returns the run's time-to-target in steps (None if missed)."""
+    from hpfree import train
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    record = train.run(cfg, run_dir)
+    print(train.summary(record, run_dir), flush=True)
+    return record.ttt_steps
+
+
+def _split_argv(argv: list[str]) -> tuple[list[str], bool, bool]:
+    overrides, multirun, skip = [], False, False
+    it = iter(argv)
+    for a in it:
+        if a in ("-m", "--multirun"):
+            multirun = True
+        elif a in _NO_PREFLIGHT or a.startswith("--config") or a.startswith("-c"):
+            skip = True
+        elif a in ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
+                   "--experimental-rerun"):
+            skip = True
+            next(it, None)
+        elif not a.startswith("-"):
+            overrides.append(a)
+    return overrides, multirun, skip
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    overrides, multirun, skip = _split_argv(argv)
+    if not skip:
+        from hpfree.preflight import check_command_line
+
+        try:
+            check_command_line(overrides, multirun)
+        except ConfigError as exc:
+            print(f"hpfree-train: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+    sys.argv = [sys.argv[0], *argv]
+    task()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The run record: one ``record.json`` per run, the unit every sweep and score reads.
+
+A record is written atomically at the end of a run (and with status ``running``/``preempted``
+when a run is interrupted), next to ``curve.csv`` (one row per evaluation) and Hydra's
+resolved config.  Both runners (embedded and AlgoPerf) produce the same schema, so scoring
+never needs to know where a run came from.
+
+Statuses: ``completed`` (reached its step budget or stopped at target), ``diverged``
+(non-finite loss), ``preempted`` (stopped by a signal after checkpointing; resumable),
+``failed`` (an exception; resumable), ``running`` (in progress).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import socket
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import pandas as pd
+
+from hpfree.io import atomic_write_json, read_json
+
+SCHEMA_VERSION = 1
+RECORD = "record.json"
+CURVE = "curve.csv"
+FINAL_STATUSES = ("completed", "diverged")
+STATUSES = ("completed", "diverged", "preempted", "failed", "running")
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    status: str
+    runner: str
+    workload: str
+    optimizer: str
+    horizon: float
+    seed: int
+    metric: str
+    target: float
+    direction: str
+    max_steps: int
+    steps: int = 0
+    # Time-to-target: the first evaluation reaching the target (None = never reached).
+    ttt_steps: Optional[int] = None
+    ttt_seconds: Optional[float] = None
+    best_metric: Optional[float] = None
+    final_metric: Optional[float] = None
+    train_seconds: float = 0.0  # accumulated submission (training) time, evals excluded
+    eval_seconds: float = 0.0
+    preemptions: int = 0
+    trial: Optional[int] = None
+    seed_index: int = 0
+    sweep: Optional[str] = None
+    candidate: Optional[str] = None
+    point: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    error: Optional[str] = None
+    versions: dict[str, str] = field(default_factory=dict)
+    host: str = field(default_factory=socket.gethostname)
+    started_at: Optional[str] = None
+    finished_at: Optional[str] = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def reached_target(self) -> bool:
+        return self.ttt_steps is not None
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        for k, v in out.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                out[k] = None
+        out["reached_target"] = self.reached_target
+        return out
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("hpfree", "jax", "jaxlib", "optax", "flax", "hydra-core", "algoperf"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def write(run_dir: str | Path, record: RunRecord) -> Path:
+    return atomic_write_json(Path(run_dir) / RECORD, record.to_json())
+
+
+def load(run_dir: str | Path) -> Optional[RunRecord]:
+    """The record in ``run_dir``; None if absent or unreadable (treated as missing)."""
+    path = Path(run_dir) / RECORD
+    if not path.exists():
+        return None
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return None
+    data.pop("reached_target", None)
+    known = RunRecord.__dataclass_fields__
+    return RunRecord(**{k: v for k, v in data.items() if k in known})
+
+
+def find_run_dirs(roots: Iterable[str | Path]) -> list[Path]:
+    """Every directory under ``roots`` holding a record.json (sorted, deduplicated)."""
+    found: set[Path] = set()
+    for root in roots:
+        root = Path(root)
+        if (root / RECORD).exists():
+            found.add(root.resolve())
+        found.update(p.parent.resolve() for p in root.rglob(RECORD))
+    return sorted(found)
+
+
+def load_records(roots: Iterable[str | Path]) -> pd.DataFrame:
+    """All records under ``roots`` as one table (one row per run, ``run_dir`` column added)."""
+    rows = []
+    for d in find_run_dirs(roots):
+        rec = load(d)
+        if rec is not None:
+            row = rec.to_json()
+            row["run_dir"] = str(d)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def load_curve(run_dir: str | Path) -> pd.DataFrame:
+    path = Path(run_dir) / CURVE
+    return pd.read_csv(path) if path.exists() else pd.DataFrame()

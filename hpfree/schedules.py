@@ -1,0 +1,68 @@
+"""Horizon fraction → steps, and the schedule shape as an optax schedule.
+
+The shape is a multiplier in [0, 1].  The runner multiplies it by the optimizer's
+``learning_rate``: for AdamW/NadamW that is an absolute learning rate, for learning-rate-free
+optimizers it is a *relative* schedule with peak 1 (the paper's Section 2.3).
+
+``warmup_cosine`` warms up linearly from 0 at step 0 (as AlgoPerf's baselines do with
+``optax.linear_schedule(0, peak, warmup)``) and decays with a cosine to 0 at the horizon; it
+stays 0 afterwards.  Optimizers that divide by the step size (optax's prodigy, dadapt_adamw)
+must cope with the 0 at step 0 themselves — see ``hpfree.optimizers``.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import optax
+
+from hpfree.config import HorizonConfig, ScheduleConfig
+
+
+def horizon_steps(horizon: HorizonConfig, max_steps: int) -> int:
+    """Steps until the schedule reaches 0: ``round(fraction × max_steps)``, at least 1."""
+    return max(1, int(round(horizon.fraction * max_steps)))
+
+
+def warmup_steps(schedule: ScheduleConfig, horizon: int) -> int:
+    return int(round(schedule.warmup * horizon))
+
+
+def train_steps(schedule: ScheduleConfig, horizon: int, max_steps: int) -> int:
+    """How many steps the run takes: the horizon when the schedule ends there, else max_steps."""
+    if schedule.name == "warmup_cosine" and schedule.stop_at_horizon:
+        return min(horizon, max_steps)
+    return max_steps
+
+
+def shape(schedule: ScheduleConfig, horizon: int) -> optax.Schedule:
+    """The multiplier as a function of the step (jit-friendly)."""
+    warm = warmup_steps(schedule, horizon)
+    if schedule.name == "none":
+        return optax.constant_schedule(1.0)
+    if schedule.name == "constant":
+        if warm == 0:
+            return optax.constant_schedule(1.0)
+        return optax.join_schedules(
+            [optax.linear_schedule(0.0, 1.0, warm), optax.constant_schedule(1.0)], [warm]
+        )
+    # warmup_cosine
+    if warm >= horizon:
+        raise ValueError("warmup must be shorter than the horizon")
+    if warm == 0:
+        cosine = optax.cosine_decay_schedule(1.0, horizon)
+    else:
+        cosine = optax.warmup_cosine_decay_schedule(0.0, 1.0, warm, horizon, end_value=0.0)
+
+    def fn(step):
+        return jnp.where(step >= horizon, 0.0, cosine(step))
+
+    return fn
+
+
+def scaled(peak: float, multiplier: optax.Schedule) -> optax.Schedule:
+    """``peak × multiplier(step)``: the schedule handed to the optimizer."""
+
+    def fn(step):
+        return peak * multiplier(step)
+
+    return fn

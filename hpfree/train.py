@@ -1,0 +1,105 @@
+"""One run, end to end: validated config → run directory → runner → record.
+
+This is the task function's body, usable without Hydra (sweeps, tests and the reproduction
+script call it directly).  A run whose record is already final (``completed`` or
+``diverged``) is reported and skipped unless ``force`` is set; anything else (no record,
+``running``, ``preempted``, ``failed``) resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from pathlib import Path
+from typing import Callable, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from hpfree import checkpoint, records
+from hpfree.config import TrainConfig, to_plain, validate
+from hpfree.io import atomic_write_text
+
+_CACHE_READY = False
+
+
+def enable_compilation_cache(path: Optional[str] = None) -> None:
+    """Turn on JAX's persistent compilation cache (``$HPFREE_JAX_CACHE`` or ~/.cache)."""
+    global _CACHE_READY
+    if _CACHE_READY:
+        return
+    import jax
+
+    path = path or os.environ.get("HPFREE_JAX_CACHE") or str(
+        Path.home() / ".cache" / "hpfree" / "jax")
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    _CACHE_READY = True
+
+
+def new_record(cfg: TrainConfig, run_dir: Path) -> records.RunRecord:
+    wl = cfg.workload
+    return records.RunRecord(
+        run_id=str(run_dir.name if cfg.trial is None else run_dir),
+        status="running", runner=cfg.runner.name, workload=wl.name,
+        optimizer=cfg.optimizer.name, horizon=cfg.horizon.fraction, seed=cfg.seed,
+        metric=wl.metric, target=wl.target, direction=wl.direction, max_steps=wl.max_steps,
+        trial=cfg.trial, seed_index=cfg.seed_index,
+        sweep=cfg.sweep_name if cfg.trial is not None else None,
+        config=to_plain(cfg), versions=records.versions(), started_at=records.now(),
+    )
+
+
+def run(cfg: DictConfig | TrainConfig, run_dir: str | Path,
+        log: Callable[[str], None] = print, handle_signals: bool = True) -> records.RunRecord:
+    """Run (or resume, or skip) one training run in ``run_dir``; returns its record."""
+    tcfg = validate(cfg)
+    run_dir = Path(run_dir)
+    existing = records.load(run_dir)
+    if existing is not None and existing.status in records.FINAL_STATUSES and not tcfg.force:
+        log(f"[hpfree] already {existing.status}: {run_dir / records.RECORD} (force=true re-runs)")
+        return existing
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if tcfg.force:
+        checkpoint.remove(run_dir)
+    if not (run_dir / "config.yaml").exists():
+        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(tcfg)))
+
+    if tcfg.runner.compilation_cache:
+        enable_compilation_cache()
+    record = new_record(tcfg, run_dir)
+    if existing is not None:
+        record.started_at = existing.started_at or record.started_at
+    if tcfg.runner.name == "algoperf":
+        from hpfree.runners import algoperf as runner_mod
+    else:
+        from hpfree.runners import embedded as runner_mod
+
+    on_eval = None
+    if tcfg.progress:
+        metric = tcfg.workload.metric
+
+        def on_eval(row):
+            log(f"[hpfree] step {row['step']:>6}  train_loss {row['train_loss']:.4f}  "
+                f"val {metric} {row[f'validation/{metric}']:.4f}  ({row['train_seconds']:.1f}s)")
+
+    try:
+        record = runner_mod.run(tcfg, run_dir, record, handle_signals=handle_signals,
+                                on_eval=on_eval)
+    except Exception as exc:  # a failed run is recorded, never crashes a sweep
+        record.status = "failed"
+        record.error = f"{type(exc).__name__}: {exc}"
+        (run_dir / "error.log").write_text(traceback.format_exc())
+    record.finished_at = records.now()
+    records.write(run_dir, record)
+    return record
+
+
+def summary(record: records.RunRecord, run_dir: Path) -> str:
+    if record.status == "completed" or record.status == "diverged":
+        hit = (f"reached target {record.metric} {record.target} at step {record.ttt_steps} "
+               f"({record.ttt_seconds:.1f}s of training)" if record.reached_target
+               else f"did not reach target {record.metric} {record.target}")
+        best = "n/a" if record.best_metric is None else f"{record.best_metric:.4f}"
+        return (f"[hpfree] {record.status}: {hit}; best {record.metric} {best}\n"
+                f"[hpfree] record: {run_dir / records.RECORD}")
+    return f"[hpfree] {record.status}: {record.error or ''} record: {run_dir / records.RECORD}"

@@ -1,0 +1,1 @@
+"""Built-in workloads: one file each, registered by name in ``registry``."""

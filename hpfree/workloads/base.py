@@ -1,0 +1,114 @@
+"""The workload protocol: what a runner needs from a task, and nothing more.
+
+Modelled on AlgoPerf's ``spec.Workload`` minus its many-argument ``update_params``: a workload
+owns its data (generated deterministically from ``data_seed`` or shipped in a PyPI package),
+its Flax model, its loss and its evaluation metric, and declares its budget (``max_steps``),
+batch size, evaluation cadence and target.  The algorithm never sees any of this except
+through ``loss`` (for gradients) and the step count.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from omegaconf import MISSING
+
+from hpfree.config import ConfigError, RegularizationConfig
+
+Arrays = dict[str, np.ndarray]
+Splits = dict[str, Arrays]  # "train" / "validation" / "test" → named arrays
+
+
+@dataclass
+class WorkloadConfig:
+    """Budget, target and data seed of a workload (the fields every workload has)."""
+
+    name: str = MISSING
+    max_steps: int = MISSING
+    batch_size: int = 64
+    eval_every: int = 50
+    metric: str = MISSING  # key of the validation metric in ``evaluate``'s dict
+    target: float = MISSING
+    direction: str = "min"  # "min": lower is better (error rate, WER, CE); "max": SSIM, mAP, BLEU
+    data_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_steps <= 0:
+            raise ConfigError(f"workload.max_steps={self.max_steps} must be > 0")
+        if self.batch_size <= 0:
+            raise ConfigError(f"workload.batch_size={self.batch_size} must be > 0")
+        if self.eval_every <= 0:
+            raise ConfigError(f"workload.eval_every={self.eval_every} must be > 0")
+        if self.direction not in ("min", "max"):
+            raise ConfigError(f"workload.direction={self.direction!r} must be 'min' or 'max'")
+
+
+def reached(value: float, target: float, direction: str) -> bool:
+    """AlgoPerf's non-strict comparison: ≤ target when lower is better, ≥ otherwise."""
+    if not np.isfinite(value):
+        return False
+    return value <= target if direction == "min" else value >= target
+
+
+class Workload(abc.ABC):
+    """One task.  Subclasses set the class flags and implement the four abstract methods."""
+
+    supports_dropout: ClassVar[bool] = False
+    supports_label_smoothing: ClassVar[bool] = False
+
+    def __init__(self, cfg: WorkloadConfig, regularization: RegularizationConfig | None = None):
+        reg = regularization or RegularizationConfig()
+        self.cfg = cfg
+        # Regularizers the workload has no counterpart for are ignored (as in AlgoPerf, whose
+        # tied dropout and label smoothing only reach the workloads that support them).
+        self.dropout = reg.dropout if self.supports_dropout else 0.0
+        self.label_smoothing = reg.label_smoothing if self.supports_label_smoothing else 0.0
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    @abc.abstractmethod
+    def make_data(self) -> Splits:
+        """Deterministic train/validation/test arrays from ``cfg.data_seed``."""
+
+    @abc.abstractmethod
+    def init(self, rng: jax.Array) -> tuple[Any, Any]:
+        """(params, model_state); model_state holds e.g. batch-norm statistics, or {}."""
+
+    @abc.abstractmethod
+    def loss(self, params: Any, model_state: Any, batch: Any, rng: jax.Array,
+             train: bool) -> tuple[jax.Array, Any]:
+        """Mean training loss (with label smoothing / dropout when ``train``) and new state."""
+
+    @abc.abstractmethod
+    def evaluate(self, params: Any, model_state: Any, split: Any) -> dict[str, float]:
+        """Metrics on a whole split; must contain ``"loss"`` and ``cfg.metric``."""
+
+    def sample_batch(self, train: Any, key: jax.Array) -> Any:
+        """A batch for one step: ``batch_size`` examples drawn uniformly (jit-traceable).
+
+        Drawing from ``(seed, step)`` rather than an epoch iterator makes a resumed run see
+        exactly the batches an uninterrupted one would.
+        """
+        n = jax.tree.leaves(train)[0].shape[0]
+        idx = jax.random.randint(key, (self.cfg.batch_size,), 0, n)
+        return jax.tree.map(lambda a: jnp.take(a, idx, axis=0), train)
+
+    def param_count(self, params: Any) -> int:
+        return int(sum(np.prod(p.shape) for p in jax.tree.leaves(params)))
+
+
+def batched_apply(fn, arrays: Any, batch_size: int) -> list:
+    """Apply a jitted ``fn`` to consecutive slices of a split (keeps eval memory bounded)."""
+    n = jax.tree.leaves(arrays)[0].shape[0]
+    outs = []
+    for start in range(0, n, batch_size):
+        chunk = jax.tree.map(lambda a: a[start:start + batch_size], arrays)
+        outs.append(fn(chunk))
+    return outs
