@@ -48,7 +48,6 @@ stop() {
 if alive "$RUN/slurmctld.pid" && command -v scancel >/dev/null; then
   if [[ -n $(squeue -h -o '%i' 2>/dev/null) ]]; then
     log "cancelling all jobs"
-    scancel --full --quiet --user=root 2>/dev/null || true
     scancel --quiet $(squeue -h -o '%i' 2>/dev/null) 2>/dev/null || true
     for _ in $(seq 40); do   # let slurmd kill the job steps and slurmctld record it
       [[ -z $(squeue -h -o '%i' 2>/dev/null) ]] && break
