@@ -106,9 +106,10 @@ class RunnerConfig:
     """
 
     name: str = "embedded"
-    # Evaluations are the chunk boundaries of the scanned loop; checkpoints are written at
-    # most every ``checkpoint_every_s`` seconds of wall time (0 = at every evaluation).
-    checkpoint_every_s: float = 0.0
+    # Evaluations are the chunk boundaries of the scanned loop; checkpoints are written there,
+    # at most every ``checkpoint_every_s`` seconds of wall time (0 = at every evaluation),
+    # and always on a stop signal and at the end.
+    checkpoint_every_s: float = 30.0
     stop_at_target: bool = False
     compilation_cache: bool = True
     # Fields used only by the AlgoPerf runner.

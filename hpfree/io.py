@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "w") -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "w",
+                 durable: bool = True) -> Path:
     """Write through ``write(fileobj)`` into a temp file beside ``path``, fsync, then rename.
 
     ``os.replace`` is atomic on POSIX within one filesystem, so readers see either the old
-    file or the complete new one.
+    file or the complete new one, whenever the writer is killed.  ``durable=False`` skips the
+    fsync (still atomic for a killed process; only an OS crash could lose the new content) for
+    files rewritten often, such as the evaluation curve.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,7 +25,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -33,8 +37,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     return path
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write(path, lambda f: f.write(text))
+def atomic_write_text(path: str | os.PathLike, text: str, durable: bool = True) -> Path:
+    return atomic_write(path, lambda f: f.write(text), durable=durable)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:

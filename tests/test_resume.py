@@ -17,7 +17,8 @@ from conftest import cli_env, hpfree
 from hpfree import records
 
 ARGS = ["optimizer=nadamw", "horizon=h100", "workload.max_steps=1200",
-        "workload.eval_every=20", "progress=false"]
+        "workload.eval_every=20", "progress=false",
+        "runner.checkpoint_every_s=0"]
 CURVE_COLS = ["step", "train_loss", "lr", "validation/loss", "validation/error_rate"]
 
 

@@ -60,7 +60,7 @@ class StopRequested:
 
 def make_chunk_fn(workload: Workload, algo: Algorithm, base_key: jax.Array, chunk_len: int,
                   total_steps: int):
-    """``chunk(state, train_data) -> (state, losses)``: ``chunk_len`` scanned steps."""
+    """``chunk(state, train_data) -> (state, (losses, lrs))``: ``chunk_len`` scanned steps."""
 
     def step_fn(train_data, state: TrainState, _):
         key = jax.random.fold_in(base_key, state.step)
@@ -69,13 +69,14 @@ def make_chunk_fn(workload: Workload, algo: Algorithm, base_key: jax.Array, chun
         (loss, model_state), grads = jax.value_and_grad(workload.loss, has_aux=True)(
             state.params, state.model_state, batch, dropout_key, True)
         params, opt_state = algo.update(grads, state.opt_state, state.params, loss)
-        return TrainState(state.step + 1, params, model_state, opt_state), loss
+        lr = jnp.asarray(algo.lr_schedule(state.step), jnp.float32)
+        return TrainState(state.step + 1, params, model_state, opt_state), (loss, lr)
 
     def guarded_step(train_data, state: TrainState, _):
         # Steps past the end of training are no-ops, so every chunk has the same length and
         # the scan compiles once per run (a shorter last chunk would compile again).
         return jax.lax.cond(state.step < total_steps, partial(step_fn, train_data),
-                            lambda s, _: (s, jnp.zeros((), jnp.float32)), state, None)
+                            lambda s, _: (s, (jnp.zeros((), jnp.float32),) * 2), state, None)
 
     @partial(jax.jit, donate_argnums=0)
     def chunk(state: TrainState, train_data):
@@ -92,7 +93,7 @@ def _write_curve(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     for r in rows:
         lines.append(",".join("" if r.get(c) is None else repr(r[c]) if isinstance(r.get(c), float)
                               else str(r[c]) for c in cols))
-    atomic_write_text(run_dir / records.CURVE, "\n".join(lines) + "\n")
+    atomic_write_text(run_dir / records.CURVE, "\n".join(lines) + "\n", durable=False)
 
 
 def _finite_or_none(x: Optional[float]) -> Optional[float]:
@@ -143,8 +144,9 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
         while step < total:
             length = min(every, total - step)
             t0 = time.perf_counter()
-            state, losses = chunk(state, train_data)
-            losses = np.asarray(losses)[:length]  # the one host sync per chunk
+            state, (losses, lrs) = chunk(state, train_data)
+            losses, lrs = jax.device_get((losses, lrs))  # the one host sync per chunk
+            losses, lrs = losses[:length], lrs[:length]
             progress["train_seconds"] += time.perf_counter() - t0
             step += length
 
@@ -162,7 +164,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
                 "train_seconds": progress["train_seconds"],
                 "eval_seconds": progress["eval_seconds"],
                 "train_loss": float(np.mean(losses)),
-                "lr": float(algo.lr_schedule(step - 1)),
+                "lr": float(lrs[-1]),
                 "validation/loss": float(metrics["loss"]),
                 f"validation/{wl_cfg.metric}": value,
             }
@@ -172,7 +174,6 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
                 progress["ttt_seconds"] = progress["train_seconds"]
             if on_eval is not None:
                 on_eval(row)
-            _write_curve(run_dir, progress["rows"])
             if diverged:
                 status = "diverged"
                 break
@@ -180,6 +181,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
                 break
             due = time.monotonic() - last_ckpt >= cfg.runner.checkpoint_every_s
             if stop.signum is not None or (due and step < total):
+                _write_curve(run_dir, progress["rows"])
                 checkpoint.save(run_dir, state, progress)
                 last_ckpt = time.monotonic()
             if stop.signum is not None:
@@ -187,6 +189,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
                 break
     finally:
         restore_signals()
+    _write_curve(run_dir, progress["rows"])
 
     values = [r[f"validation/{wl_cfg.metric}"] for r in progress["rows"]]
     finite = [v for v in values if math.isfinite(v)]
