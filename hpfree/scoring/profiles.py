@@ -41,7 +41,7 @@ _trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2.0 has only 
 def ratios(times: pd.DataFrame, workloads: Optional[Sequence[str]] = None) -> pd.DataFrame:
     """Candidates × workloads ratio of each time to the per-workload best (steps 1–3).
 
-    ``times`` holds times (any unit, typically budget fractions) with ``inf`` for a missed
+    ``times`` holds times-to-target (steps or seconds) with ``inf`` for a missed
     target and NaN for a workload a candidate has no runs on.  Missed, beyond-4× and missing
     entries come out as ``inf`` or NaN, both of which never satisfy ``r ≤ τ``.
     """

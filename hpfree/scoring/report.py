@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from hpfree import records
+from hpfree.io import atomic_write_text
 from hpfree.scoring import candidates, external, profiles, selection, tables, ttt
 
 
@@ -205,12 +206,12 @@ def write_report(result: ScoreResult, out: str | Path, plots: bool = True,
                 "train_seconds",
                 "run_dir"]
     records_csv = result.runs[[c for c in run_cols if c in result.runs]]
-    tables.atomic_write_text(out / "runs.csv", records_csv.to_csv(index=False))
-    tables.atomic_write_text(out / "times.csv", result.times.rename_axis("candidate").to_csv())
-    tables.atomic_write_text(out / "fractions.csv",
+    atomic_write_text(out / "runs.csv", records_csv.to_csv(index=False))
+    atomic_write_text(out / "times.csv", result.times.rename_axis("candidate").to_csv())
+    atomic_write_text(out / "fractions.csv",
                              result.fractions.rename_axis("candidate").to_csv())
-    tables.atomic_write_text(out / "ratios.csv", result.ratios.rename_axis("candidate").to_csv())
-    tables.atomic_write_text(out / "profiles.csv",
+    atomic_write_text(out / "ratios.csv", result.ratios.rename_axis("candidate").to_csv())
+    atomic_write_text(out / "profiles.csv",
                              result.profiles.rename_axis("candidate").to_csv())
 
     sub = ["", "", "", "", ""] + [tables.metric_header(result.agg, wl)[w] for w in wl]
