@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -68,8 +68,14 @@ def score_sweeps(dirs: Sequence[str | Path], time: str = "steps",
                  targets: Optional[Mapping[str, float]] = None,
                  externals: Iterable[str | Path] = (), min_seeds: int = 1,
                  workloads: Optional[Sequence[str]] = None,
-                 miss_penalty: float = selection.MISS_PENALTY) -> ScoreResult:
-    """Score every final run under ``dirs`` (plus external candidates) as one pool."""
+                 miss_penalty: float = selection.MISS_PENALTY,
+                 select: Optional[Callable[[pd.DataFrame], pd.DataFrame]] = None,
+                 only: Optional[Iterable[str]] = None) -> ScoreResult:
+    """Score every final run under ``dirs`` (plus external candidates) as one pool.
+
+    ``select`` filters the loaded run table first (e.g. only the re-run seeds of a top-k
+    evaluation); ``only`` keeps just these candidate ids (e.g. the final selection).
+    """
     if time not in ttt.TIME_UNITS:
         raise ScoringError(f"--time {time}: choose steps or seconds")
     if not miss_penalty > 0:
@@ -96,7 +102,16 @@ def score_sweeps(dirs: Sequence[str | Path], time: str = "steps",
         if w not in known:
             raise ScoringError(f"--target {w}=...: no runs on workload {w!r}; "
                                f"workloads here: {', '.join(sorted(known))}")
-    runs = ttt.run_times(candidates.assign(final), time=time, targets=targets)
+    if select is not None:
+        final = select(final)
+        if final.empty:
+            raise ScoringError("no runs left after the selection filter")
+    assigned = candidates.assign(final)
+    if only is not None:
+        assigned = assigned[assigned.candidate.isin(set(only))]
+        if assigned.empty:
+            raise ScoringError("none of the requested candidates has finished runs")
+    runs = ttt.run_times(assigned, time=time, targets=targets)
     agg = ttt.aggregate(runs)
 
     seeds = _seeds_per_candidate(agg)
