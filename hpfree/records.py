@@ -71,12 +71,20 @@ class RunRecord:
         return self.ttt_steps is not None
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        for k, v in out.items():
-            if isinstance(v, float) and not math.isfinite(v):
-                out[k] = None
+        out = _finite(asdict(self))
         out["reached_target"] = self.reached_target
         return out
+
+
+def _finite(obj: Any) -> Any:
+    """Replace inf/nan (anywhere, e.g. an optimizer knob set to inf) by None: strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def now() -> str:

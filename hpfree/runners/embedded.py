@@ -121,6 +121,9 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
     init_key, train_key = jax.random.split(root)
     params, model_state = workload.init(init_key)
     state = TrainState(jnp.asarray(0, jnp.int32), params, model_state, algo.init(params))
+    # Optimizer states may alias the parameters (e.g. Prodigy keeps x0 = params); the chunk
+    # donates its input state, and a buffer cannot be donated twice: give each leaf its own.
+    state = jax.tree.map(lambda x: jnp.array(x, copy=True), state)
 
     progress: dict[str, Any] = {"rows": [], "train_seconds": 0.0, "eval_seconds": 0.0,
                                 "preemptions": 0, "ttt_steps": None, "ttt_seconds": None}

@@ -1,0 +1,40 @@
+"""``hpfree-status SWEEP_DIR``: how many jobs of a sweep are completed, diverged, running,
+failed, preempted or missing — per state, per workload and per trial.
+
+States are read from each run's ``record.json`` and lock at the moment you ask (see
+``hpfree.sweeps.status``); nothing is written.  ``--jobs`` lists every job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional
+
+from hpfree.config import ConfigError
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    parser = argparse.ArgumentParser(prog="hpfree-status", description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweep_dir", help="a sweep directory (holds manifest.json)")
+    parser.add_argument("--jobs", action="store_true", help="also list every job and its state")
+    args = parser.parse_args(argv)
+
+    import pandas as pd
+
+    from hpfree.sweeps import manifest, status
+
+    try:
+        m = manifest.load(args.sweep_dir)
+    except ConfigError as exc:
+        print(f"hpfree-status: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    states = status.job_states(args.sweep_dir, m.jobs)
+    print(status.summary(m, states, args.sweep_dir))
+    if args.jobs:
+        with pd.option_context("display.max_rows", None, "display.width", 200):
+            print("\njobs\n" + manifest.jobs_frame(m).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

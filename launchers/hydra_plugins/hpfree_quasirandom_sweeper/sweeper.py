@@ -1,0 +1,219 @@
+"""The quasi-random sweeper: points × seeds × suite workloads → jobs for any Hydra launcher.
+
+``hpfree-train -m search_space=nadamw hydra.sweeper.num_points=200 suite=mini horizon=h50``
+
+1. Parse and validate the search space and every job before anything runs: a bad bound,
+   an unknown knob or a point the config rejects prints one line and exits with code 2,
+   writing nothing.
+2. Name the sweep (``sweep_name=...`` or a content-derived name) and record its jobs in
+   ``<sweeps_dir>/<sweep_name>/manifest.json``, with the command that relaunches them.
+3. Launch only the jobs that are not ``completed``/``diverged`` and not running: re-running
+   the same command resumes a sweep, growing ``num_points`` adds only the new trials.
+4. Every job runs under its run directory's lock (``hpfree.sweeps.locking.LockedTask``), so
+   a resubmission racing the sweep never runs or records a job twice.
+5. With the local launcher jobs go one per batch and a progress line follows each.
+
+Hydra's plugin scanner imports this module on every ``hpfree-train`` call, so heavy imports
+(scipy, pandas, hpfree.sweeps) happen inside the methods.
+"""
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, List, Optional, Sequence
+
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+
+_PREFIX = "[hpfree-sweep]"
+
+
+def _container(node: Any) -> Any:
+    if isinstance(node, DictConfig) or OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+class QuasiRandomSweeper(Sweeper):
+    """See the module docstring; configured by ``QuasiRandomSweeperConf``."""
+
+    def __init__(self, search_space: Any = None, num_points: Optional[int] = None,
+                 seed: int = 0, seeds: int = 1, seed_start: int = 0,
+                 trials: Optional[Sequence[int]] = None,
+                 max_batch_size: Optional[int] = None, dry_run: bool = False,
+                 params: Any = None) -> None:
+        super().__init__()
+        self.search_space = _container(search_space)
+        self.num_points = num_points
+        self.seed = seed
+        self.seeds = seeds
+        self.seed_start = seed_start
+        self.trials = None if trials is None else list(_container(trials))
+        self.max_batch_size = max_batch_size
+        self.dry_run = bool(dry_run)
+        self.params = _container(params) or {}
+        self.hydra_context: Optional[HydraContext] = None
+        self.config: Optional[DictConfig] = None
+        self.launcher = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
+              config: DictConfig) -> None:
+        from hydra.core.plugins import Plugins
+
+        from hpfree.sweeps.locking import LockedTask
+
+        self.hydra_context = hydra_context
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=LockedTask(task_function),
+            config=config)
+
+    # -- planning -----------------------------------------------------------------------
+
+    def _compose(self, overrides: List[str]) -> DictConfig:
+        assert self.hydra_context is not None and self.config is not None
+        return self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+
+    def _plan(self, arguments: List[str]):
+        """Validate everything; returns (sweep dir, jobs, space, settings, name, command)."""
+        from hpfree.config import ConfigError
+        from hpfree.run_naming import register_resolver
+        from hpfree.sweeps import plan
+        from hpfree.sweeps.space import SearchSpace
+
+        assert self.config is not None
+        register_resolver()
+        space = SearchSpace.from_config(self.search_space)
+        settings = plan.SweepSettings(seed=int(self.seed), num_points=self.num_points,
+                                      trials=self.trials, seeds=int(self.seeds),
+                                      seed_start=int(self.seed_start))
+        settings.check()
+        unknown = sorted(set(self.params) - {"workload"})
+        if unknown:
+            raise ConfigError(f"hydra.sweeper.params.{unknown[0]} is not supported by the "
+                              "quasirandom sweeper; add a search-space dimension or set it on "
+                              "the command line")
+        user_args = plan.split_user_args(arguments, space)
+        explicit = [a.split("=", 1)[1] for a in arguments
+                    if plan.override_key(a) == "sweep_name" and "=" in a]
+        workloads = plan.suite_workloads(self.config, self.params)
+        name = explicit[-1] if explicit else plan.sweep_name(space, settings, self.config,
+                                                             user_args)
+        bases = {}
+        for wl in workloads:
+            bases[wl] = self._compose([*user_args, f"workload={wl}", f"sweep_name={name}",
+                                       "trial=0"])
+            plan.check_knobs(space, bases[wl], wl)
+            bases[wl] = plan.JobResolver(bases[wl])
+        jobs = plan.make_jobs(space, settings, workloads, user_args, name)
+        sweep_dirs = set()
+        for job in jobs:
+            sweep_dir, run_dir = bases[job.workload](job)
+            sweep_dirs.add(sweep_dir)
+            job.key = str(run_dir.relative_to(sweep_dir))
+        if len(sweep_dirs) > 1:
+            raise ConfigError(f"jobs resolve to several sweep directories: {sorted(sweep_dirs)}")
+        sweep_dir = sweep_dirs.pop()
+        hydra_args = list(OmegaConf.to_container(self.config.hydra.overrides.hydra))
+        command = {
+            "argv": [*hydra_args, *[a for a in arguments
+                                    if plan.override_key(a) != "sweep_name"],
+                     f"sweep_name={name}"],
+            "cwd": str(Path.cwd()),
+            "launcher": OmegaConf.to_container(self.config.hydra.launcher, resolve=False),
+        }
+        return sweep_dir, jobs, space, settings, name, command
+
+    # -- launching ------------------------------------------------------------------------
+
+    def _batch_size(self, n: int) -> int:
+        if self.max_batch_size is not None and self.max_batch_size > 0:
+            return int(self.max_batch_size)
+        assert self.config is not None
+        target = str(OmegaConf.select(self.config, "hydra.launcher._target_") or "")
+        return 1 if target.endswith("BasicLauncher") else max(n, 1)
+
+    def sweep(self, arguments: List[str]) -> Any:
+        from hpfree import records
+        from hpfree.config import ConfigError
+        from hpfree.preflight import one_line
+        from hpfree.sweeps import manifest, status
+
+        assert self.config is not None and self.launcher is not None
+        try:
+            sweep_dir, jobs, space, settings, name, command = self._plan(list(arguments))
+            if self.dry_run:
+                return self._show(sweep_dir, jobs, name)
+            command["created_at"] = records.now()
+            manifest.add(sweep_dir, name, space.to_dict(), settings.seed, command, jobs)
+        except ConfigError as exc:
+            print(f"hpfree-train: error: {exc}", file=sys.stderr, flush=True)
+            sys.exit(2)
+        except Exception as exc:  # Hydra composition errors for a job's overrides
+            print(f"hpfree-train: error: {one_line(exc)}", file=sys.stderr, flush=True)
+            sys.exit(2)
+
+        # The launcher reads the sweep directory from the primary config.
+        with read_write(self.config), open_dict(self.config):
+            self.config.sweep_name = name
+
+        states = status.job_states(sweep_dir, jobs)
+        todo = [j for j in jobs if states[j.key] in status.RESUBMITTABLE]
+        n_trials = len({j.trial for j in jobs})
+        n_wl = len({j.workload for j in jobs})
+        print(f"{_PREFIX} sweep {name}: {n_trials} trials × {n_wl} workloads × "
+              f"{settings.seeds} seed(s) = {len(jobs)} jobs; launching {len(todo)} "
+              f"({status.counts_line(states)})", flush=True)
+        print(f"{_PREFIX} directory {sweep_dir}  (hpfree-status {sweep_dir})", flush=True)
+
+        returns = []
+        size = self._batch_size(len(todo))
+        job_idx = 0
+        started = time.monotonic()
+        for start in range(0, len(todo), size):
+            batch = todo[start:start + size]
+            results = self.launcher.launch([j.overrides for j in batch],
+                                           initial_job_idx=job_idx)
+            job_idx += len(batch)
+            returns.append(results)
+            for job, ret in zip(batch, results or []):
+                error = _job_error(ret)
+                if error:
+                    print(f"{_PREFIX} {job.key} raised {error}", flush=True)
+            fresh = status.job_states(sweep_dir, batch)
+            states.update(fresh)
+            manifest.update_states(sweep_dir, fresh)
+            last = batch[-1]
+            print(f"{_PREFIX} {start + len(batch)}/{len(todo)} returned after "
+                  f"{time.monotonic() - started:.0f}s"
+                  f" | {status.counts_line(states)} | {last.key}: {states[last.key]}",
+                  flush=True)
+        print(f"{_PREFIX} done: {status.counts_line(states)}; hpfree-status {sweep_dir}",
+              flush=True)
+        return returns
+
+
+    def _show(self, sweep_dir: Path, jobs: list, name: str) -> list:
+        """``dry_run``: print the plan, launch and write nothing."""
+        from hpfree.sweeps import status
+
+        states = status.job_states(sweep_dir, jobs)
+        print(f"{_PREFIX} dry run: sweep {name}, {len(jobs)} jobs in {sweep_dir}")
+        for job in jobs:
+            print(f"  {job.key}  [{states[job.key]}]  {' '.join(job.overrides)}")
+        return []
+
+
+def _job_error(ret: Any) -> Optional[str]:
+    """The exception a job raised outside ``train.run`` (which records its own failures)."""
+    try:
+        from hydra.core.utils import JobStatus
+
+        if getattr(ret, "status", None) == JobStatus.FAILED:
+            exc = getattr(ret, "_return_value", None)
+            return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    except Exception:  # pragma: no cover - a launcher with its own return type
+        return None
+    return None
