@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from hpfree import checkpoint, records
 from hpfree.config import TrainConfig, to_plain, validate
 from hpfree.io import atomic_write_text
+from hpfree.tpu import multihost
 
 _CACHE_READY = False
 
@@ -53,7 +54,9 @@ def run(cfg: DictConfig | TrainConfig, run_dir: str | Path,
         log: Callable[[str], None] = print, handle_signals: bool = True) -> records.RunRecord:
     """Run (or resume, or skip) one training run in ``run_dir``; returns its record."""
     tcfg = validate(cfg)
-    run_dir = Path(run_dir)
+    # On a TPU pod slice (HPFREE_MULTIHOST=1, set by launcher=tpu) start JAX's multi-host
+    # runtime; only process 0 writes run_dir, the others a local copy (hpfree.tpu.multihost).
+    run_dir = multihost.prepare(run_dir, log)
     existing = records.load(run_dir)
     if existing is not None and existing.status in records.FINAL_STATUSES and not tcfg.force:
         log(f"[hpfree] already {existing.status}: {run_dir / records.RECORD} (force=true re-runs)")
