@@ -159,8 +159,10 @@ def test_two_run_sweep_over_two_slices(sshd, tmp_path):
     logs = Path(pod["run_dir"]) / "launcher"
     assert "process 0 of 2" in (logs / "a1-pod-w0.log").read_text()
     assert "process 1 of 2" in (logs / "a1-pod-w1.log").read_text()
-    # Only process 0 wrote the shared run directory; its curve is the record's.
+    # Only process 0 wrote the shared run directory; process 1's local copy is gone.
     assert len(pd.read_csv(Path(pod["run_dir"]) / "curve.csv")) == 2
+    assert (tmp_path / "scratch" / "hpfree-workers").is_dir()  # process 1 ran there...
+    assert not any((tmp_path / "scratch").rglob("record.json"))  # ...and cleaned up
 
 
 @pytest.mark.slow

@@ -10,11 +10,12 @@ ssh transport names them explicitly in ``HPFREE_COORDINATOR`` (worker 0's ``host
 Only process 0 writes the run directory (which must be on a filesystem every worker sees).
 The other processes compute the same run from a copy of its resumable state in local scratch
 (``$HPFREE_WORKER_SCRATCH``, default the system temp dir), so no two workers ever write the
-same record or checkpoint.
+same record or checkpoint; the copy is deleted when the process exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -93,4 +94,6 @@ def prepare(run_dir: str | Path, log=print) -> Path:
     for name in _RESUME_FILES:
         if (run_dir / name).exists():
             shutil.copy2(run_dir / name, scratch / name)
+    # The copy only matters while the run lasts (process 0 keeps the real one).
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     return scratch
