@@ -28,6 +28,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 
 _PREFIX = "[hpfree-sweep]"
+# How often (seconds) job states are written back to the manifest during a sweep.
+_FLUSH_S = 30.0
 
 
 def _container(node: Any) -> Any:
@@ -128,12 +130,16 @@ class QuasiRandomSweeper(Sweeper):
 
     # -- launching ------------------------------------------------------------------------
 
+    def _local(self) -> bool:
+        """Whether jobs run in this process (Hydra's basic launcher)."""
+        assert self.config is not None
+        target = str(OmegaConf.select(self.config, "hydra.launcher._target_") or "")
+        return target.endswith("BasicLauncher")
+
     def _batch_size(self, n: int) -> int:
         if self.max_batch_size is not None and self.max_batch_size > 0:
             return int(self.max_batch_size)
-        assert self.config is not None
-        target = str(OmegaConf.select(self.config, "hydra.launcher._target_") or "")
-        return 1 if target.endswith("BasicLauncher") else max(n, 1)
+        return 1 if self._local() else max(n, 1)
 
     def sweep(self, arguments: List[str]) -> Any:
         from hpfree import records
@@ -170,8 +176,10 @@ class QuasiRandomSweeper(Sweeper):
 
         returns = []
         size = self._batch_size(len(todo))
+        local = self._local()
         job_idx = 0
-        started = time.monotonic()
+        started = last_flush = time.monotonic()
+        pending: dict = {}
         for start in range(0, len(todo), size):
             batch = todo[start:start + size]
             results = self.launcher.launch([j.overrides for j in batch],
@@ -184,16 +192,24 @@ class QuasiRandomSweeper(Sweeper):
                     print(f"{_PREFIX} {job.key} raised {error}", flush=True)
             fresh = status.job_states(sweep_dir, batch)
             states.update(fresh)
-            manifest.update_states(sweep_dir, fresh)
+            pending.update(fresh)
+            if time.monotonic() - last_flush > _FLUSH_S:  # the manifest can be megabytes
+                manifest.update_states(sweep_dir, pending)
+                pending, last_flush = {}, time.monotonic()
             last = batch[-1]
             print(f"{_PREFIX} {start + len(batch)}/{len(todo)} returned after "
                   f"{time.monotonic() - started:.0f}s"
                   f" | {status.counts_line(states)} | {last.key}: {states[last.key]}",
                   flush=True)
+            if local and states[last.key] == "preempted":
+                # A local job is preempted only by a signal to this process: stop here.
+                print(f"{_PREFIX} stopped by a signal; the same command (or hpfree-resubmit "
+                      f"{sweep_dir}) continues the sweep", flush=True)
+                break
+        manifest.update_states(sweep_dir, pending)
         print(f"{_PREFIX} done: {status.counts_line(states)}; hpfree-status {sweep_dir}",
               flush=True)
         return returns
-
 
     def _show(self, sweep_dir: Path, jobs: list, name: str) -> list:
         """``dry_run``: print the plan, launch and write nothing."""
