@@ -42,7 +42,7 @@ def slurm_problem() -> Optional[str]:
         if shutil.which(tool) is None:
             return f"SLURM is not installed ({tool} not on PATH)"
     try:
-        ping = _run(["scontrol", "ping"], timeout=30)
+        ping = _run(["scontrol", "ping"], timeout=15)
         if "UP" not in ping.stdout:
             return f"slurmctld is not up (scontrol ping: {(ping.stdout + ping.stderr).strip()})"
         nodes = _run(["sinfo", "-h", "-o", "%T"], timeout=30).stdout.split()
