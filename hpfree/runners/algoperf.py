@@ -58,7 +58,6 @@ TRAIN_CSV = "measurements.csv"
 _MEM_FRACTION_WORKLOADS = ("librispeech_conformer", "librispeech_deepspeech", "imagenet_vit",
                            "criteo1tb")
 _INIT_KWARG_FLAGS = {"librispeech_tokenizer_vocab_path": "tokenizer_vocab_path"}
-_API_FLAGS = ("imagenet_v2_data_dir",)
 
 
 def algoperf_available() -> bool:

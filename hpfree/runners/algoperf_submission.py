@@ -39,7 +39,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -175,7 +175,6 @@ class _Run:
     diverged: bool = False
     last_loss: float = float("nan")
     steps_seen: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def keeps_train_params(self) -> bool:
