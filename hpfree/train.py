@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from hpfree import checkpoint, records
 from hpfree.config import TrainConfig, to_plain, validate
 from hpfree.io import atomic_write_text
+from hpfree.sweeps import locking
 from hpfree.tpu import multihost
 
 _CACHE_READY = False
@@ -57,6 +58,16 @@ def run(cfg: DictConfig | TrainConfig, run_dir: str | Path,
     # On a TPU pod slice (HPFREE_MULTIHOST=1, set by launcher=tpu) start JAX's multi-host
     # runtime; only process 0 writes run_dir, the others a local copy (hpfree.tpu.multihost).
     run_dir = multihost.prepare(run_dir, log)
+    # One process per run directory: a sweep and its resubmissions never run a job twice.
+    with locking.run_lock(run_dir) as held:
+        if not held:
+            log(f"[hpfree] another process is running {run_dir}; skipped")
+            return records.load(run_dir) or new_record(tcfg, Path(run_dir))
+        return _run_locked(tcfg, run_dir, log, handle_signals)
+
+
+def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
+                handle_signals: bool) -> records.RunRecord:
     existing = records.load(run_dir)
     if existing is not None and existing.status in records.FINAL_STATUSES and not tcfg.force:
         log(f"[hpfree] already {existing.status}: {run_dir / records.RECORD} (force=true re-runs)")

@@ -1,0 +1,247 @@
+"""The paper's protocol in four resumable stages, at any scale.
+
+1. **naive** — every learning-rate-free optimizer with its literature defaults, no schedule,
+   no regularization, against AdamW/NadamW with evidence-based defaults (the paper's Table 4).
+2. **search** — per (algorithm, horizon) a quasi-random search over the Table 3 space; one
+   trial = one point on every workload of the suite.
+3. **select** — rank each search's trials by geometric-mean time-to-target, re-run the top-k
+   with ``seeds`` fresh seeds, score the pool of re-run candidates together and keep, per
+   (algorithm, horizon), the one with the highest benchmark score (Tables 5 and 7).
+4. **leaderboard** — the selected candidates (plus external ones, Appendix F) scored together:
+   performance profiles, benchmark score, targets hit (Table 6, Figure 1).
+
+Every training job goes through ``hpfree-train`` (so any launcher and runner work) and is
+skipped when its record is final; a stage writes ``stage.json`` when all of its runs are
+final and is skipped on the next invocation.  The report directory gets the tables
+(Markdown/CSV/LaTeX), the plots and a README naming the command and versions.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import pandas as pd
+
+from hpfree import records
+from hpfree.io import atomic_write_json, atomic_write_text
+from hpfree.scoring import report as scoring
+
+STAGE_DONE = "stage.json"
+
+
+@dataclass
+class ReproduceConfig:
+    """Scale knobs of one reproduction (``conf/experiment/*.yaml`` are presets of this)."""
+
+    name: str = "laptop"
+    root: str = "experiments/${name}"      # sweeps live here
+    report: str = "${root}/report"         # tables, plots and README go here
+    suite: str = "mini"
+    naive: list[str] = field(default_factory=lambda: [
+        "cocob", "dadapt_adamw", "dog", "dowg", "mechanic_adamw", "mechanic_nadamw",
+        "momo", "momo_adam", "prodigy"])
+    baselines: list[str] = field(default_factory=lambda: ["adamw", "nadamw"])
+    algorithms: list[str] = field(default_factory=lambda: ["nadamw", "prodigy",
+                                                           "mechanic_adamw"])
+    horizons: list[str] = field(default_factory=lambda: ["h33", "h50", "h66"])
+    num_points: int = 8
+    top_k: int = 2
+    seeds: int = 2
+    sweep_seed: int = 0
+    launcher: str = "local"
+    runner: str = "embedded"
+    # search_space per algorithm (others use `default_search_space`).
+    search_spaces: dict[str, str] = field(default_factory=lambda: {
+        "adamw": "nadamw", "nadamw": "nadamw"})
+    default_search_space: str = "lr_free"
+    externals: list[str] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)  # added to every training job
+    stages: list[str] = field(default_factory=lambda: ["naive", "search", "select",
+                                                       "leaderboard"])
+
+    def __post_init__(self) -> None:
+        from hpfree.config import ConfigError
+
+        for knob in ("num_points", "top_k", "seeds"):
+            if getattr(self, knob) < 1:
+                raise ConfigError(f"{knob}={getattr(self, knob)} must be >= 1")
+        unknown = [s for s in self.stages if s not in ("naive", "search", "select",
+                                                        "leaderboard")]
+        if unknown:
+            raise ConfigError(f"unknown stage(s) {unknown}; choose from naive, search, select, "
+                              "leaderboard")
+
+
+TrainFn = Callable[[Sequence[str]], None]
+
+
+def cli_train(args: Sequence[str]) -> None:
+    """Run ``hpfree-train ARGS`` in a subprocess (a failed command stops the reproduction)."""
+    cmd = [sys.executable, "-m", "hpfree.cli.train", *args]
+    print("+ hpfree-train " + " ".join(shlex.quote(a) for a in args), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+class Reproduction:
+    def __init__(self, cfg: ReproduceConfig, command: str, train: TrainFn = cli_train):
+        self.cfg = cfg
+        self.root = Path(cfg.root)
+        self.report = Path(cfg.report)
+        self.command = command
+        self.train = train
+
+    # ------------------------------------------------------------------ helpers
+    def common(self, sweep: str) -> list[str]:
+        c = self.cfg
+        return [f"suite={c.suite}", f"launcher={c.launcher}", f"runner={c.runner}",
+                f"sweeps_dir={self.root.resolve()}", f"sweep_name={sweep}", "progress=false",
+                *c.overrides]
+
+    def search_args(self, algo: str, horizon: str) -> list[str]:
+        c = self.cfg
+        space = c.search_spaces.get(algo, c.default_search_space)
+        return ["-m", "hydra/sweeper=quasirandom", f"search_space={space}",
+                f"hydra.sweeper.num_points={c.num_points}", f"hydra.sweeper.seed={c.sweep_seed}",
+                f"optimizer={algo}", f"horizon={horizon}",
+                *self.common(self.search_name(algo, horizon))]
+
+    @staticmethod
+    def search_name(algo: str, horizon: str) -> str:
+        return f"search-{algo}-{horizon}"
+
+    def done(self, stage: str) -> Optional[dict]:
+        path = self.root / stage / STAGE_DONE
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def mark_done(self, stage: str, dirs: Sequence[Path], extra: Optional[dict] = None) -> None:
+        table = records.load_records(dirs)
+        unfinished = 0 if table.empty else int((~table.status.isin(records.FINAL_STATUSES)).sum())
+        if table.empty or unfinished:
+            print(f"[reproduce] stage {stage}: {unfinished} runs not final yet; "
+                  "re-run this command to continue", flush=True)
+            return
+        atomic_write_json(self.root / stage / STAGE_DONE,
+                          {"runs": len(table), "finished_at": records.now(), **(extra or {})})
+
+    # ------------------------------------------------------------------ stages
+    def stage_naive(self) -> None:
+        c = self.cfg
+        if not self.done("naive"):
+            if c.naive:
+                self.train(["-m", f"optimizer={','.join(c.naive)}", "schedule=none",
+                            "regularization=none", "horizon=h100", *self.common("naive")])
+            if c.baselines:
+                self.train(["-m", f"optimizer={','.join(c.baselines)}", "schedule=warmup_cosine",
+                            "regularization=default", "horizon=h66", *self.common("naive")])
+            self.mark_done("naive", [self.root / "naive"])
+        result = scoring.score_sweeps([self.root / "naive"], externals=c.externals)
+        scoring.write_report(result, self.report / "naive")
+
+    def stage_search(self) -> None:
+        if self.done("search"):
+            return
+        dirs = []
+        for algo in self.cfg.algorithms:
+            for horizon in self.cfg.horizons:
+                self.train(self.search_args(algo, horizon))
+                dirs.append(self.root / self.search_name(algo, horizon))
+        (self.root / "search").mkdir(parents=True, exist_ok=True)
+        self.mark_done("search", dirs)
+
+    def top_trials(self) -> dict[tuple[str, str], list[int]]:
+        """Per (algorithm, horizon) the top-k trials of its search (seed index 0 only)."""
+        out = {}
+        for algo in self.cfg.algorithms:
+            for horizon in self.cfg.horizons:
+                d = self.root / self.search_name(algo, horizon)
+                result = scoring.score_sweeps([d], select=lambda t: t[t.seed_index == 0])
+                ranked = result.ranking.head(self.cfg.top_k)
+                out[(algo, horizon)] = [int(t) for t in result.meta.loc[ranked.index, "trial"]]
+        return out
+
+    def reruns(self) -> pd.DataFrame:
+        return lambda t: t[t.seed_index >= 1]  # type: ignore[return-value]
+
+    def stage_select(self) -> None:
+        c = self.cfg
+        chosen = self.done("select")
+        if not chosen:
+            top = self.top_trials()
+            for (algo, horizon), trials in top.items():
+                self.train([*self.search_args(algo, horizon),
+                            f"hydra.sweeper.trials=[{','.join(map(str, trials))}]",
+                            "hydra.sweeper.seed_start=1", f"hydra.sweeper.seeds={c.seeds}"])
+            self.mark_done("select", self.search_dirs(),
+                           {"top": {f"{a}/{h}": t for (a, h), t in top.items()}})
+            chosen = self.done("select")
+            if not chosen:
+                return
+        result = scoring.score_sweeps(self.search_dirs(), select=self.reruns(),
+                                      min_seeds=c.seeds)
+        scoring.write_report(result, self.report / "select", top_k=c.top_k)
+
+    def search_dirs(self) -> list[Path]:
+        return [self.root / self.search_name(a, h)
+                for a in self.cfg.algorithms for h in self.cfg.horizons]
+
+    def stage_leaderboard(self) -> Optional[scoring.ScoreResult]:
+        c = self.cfg
+        pool = scoring.score_sweeps(self.search_dirs(), select=self.reruns(), min_seeds=c.seeds)
+        final = set(pool.selection.index)
+        result = scoring.score_sweeps(
+            self.search_dirs(), externals=c.externals, min_seeds=c.seeds,
+            select=lambda t: t[(t.seed_index >= 1)], only=final)
+        scoring.write_report(result, self.report / "leaderboard")
+        return result
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        stages = self.cfg.stages
+        if "naive" in stages:
+            self.stage_naive()
+        if "search" in stages:
+            self.stage_search()
+        if "select" in stages and self.done("search"):
+            self.stage_select()
+        board = None
+        if "leaderboard" in stages and self.done("select"):
+            board = self.stage_leaderboard()
+        self.write_summary(board)
+        return self.report
+
+    def write_summary(self, board: Optional[scoring.ScoreResult]) -> None:
+        from hpfree.records import versions
+
+        lines = [f"# hpfree reproduction: {self.cfg.name}", "",
+                 "Made by:", "", "```", self.command, "```", "",
+                 "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), "",
+                 "Stages: " + ", ".join(
+                     f"{s} {'done' if self.done(s) else 'pending'}"
+                     for s in ("naive", "search", "select")), ""]
+        sections = (("Naive defaults vs evidence-based baselines (Table 4)", "naive",
+                     ("best_metrics", "leaderboard")),
+                    ("Top-k candidates re-run with fresh seeds (Tables 5 and 7)", "select",
+                     ("best_metrics", "leaderboard", "selection")),
+                    ("Final leaderboard (Table 6, Figure 1)", "leaderboard",
+                     ("leaderboard", "best_metrics")))
+        for title, sub, tables in sections:
+            d = self.report / sub
+            if not d.exists():
+                continue
+            lines += [f"## {title}", ""]
+            for stem in tables:
+                md = d / f"{stem}.md"
+                if md.exists():
+                    lines += [f"### {stem.replace('_', ' ')}", "", md.read_text().strip(), ""]
+            for png in ("profiles.png", "heatmap.png"):
+                if (d / png).exists():
+                    lines += [f"![{sub} {png[:-4]}]({sub}/{png})", ""]
+            lines += [f"All tables (Markdown, CSV, LaTeX) and plots (PNG, PDF): `{sub}/`.", ""]
+        atomic_write_text(self.report / "README.md", "\n".join(lines) + "\n")
