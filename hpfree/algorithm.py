@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+import jax
+import jax.numpy as jnp
 import optax
 
 from hpfree import schedules
@@ -33,7 +35,9 @@ class Algorithm:
         return self.spec.needs_loss
 
     def init(self, params: Any) -> Any:
-        return self.tx.init(params)
+        # Fresh buffers: some states hold the params themselves (x0 of DoG, COCOB, Prodigy,
+        # Mechanic) and the embedded runner donates its whole state to the scanned chunk.
+        return jax.tree.map(jnp.copy, self.tx.init(params))
 
     def update(self, grads: Any, opt_state: Any, params: Any, loss: Any) -> tuple[Any, Any]:
         """One optimizer step; passes ``value=loss`` only to optimizers that declare it."""

@@ -1,0 +1,69 @@
+"""Small pieces the optimizer modules share: range checks and the zero-step-size skip.
+
+The skip exists because the authors' PyTorch packages of D-Adaptation and Prodigy return
+from ``step()`` without touching anything when the learning rate is 0 (our warmup starts at
+0), while optax's contrib versions divide 0 by 0 there.  :func:`select` keeps the old state
+for such a step, so our versions do what the authors' code does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from hpfree.config import ConfigError
+
+
+def check_range(cfg: Any, name: str, low: float, high: float, *, low_open: bool = False,
+                high_open: bool = True) -> None:
+    """``optimizer.<name>`` must lie in the interval; one-line :class:`ConfigError` otherwise."""
+    value = getattr(cfg, name)
+    lo_ok = value > low if low_open else value >= low
+    hi_ok = value < high if high_open else value <= high
+    if not (lo_ok and hi_ok) or (isinstance(value, float) and math.isnan(value)):
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ConfigError(f"optimizer.{name}={value} is outside {interval}")
+
+
+def check_positive(cfg: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(cfg, name)
+        if not value > 0:
+            raise ConfigError(f"optimizer.{name}={value} must be > 0")
+
+
+def check_choice(cfg: Any, name: str, allowed: tuple[str, ...]) -> None:
+    value = getattr(cfg, name)
+    if value not in allowed:
+        raise ConfigError(f"optimizer.{name}={value!r} is unknown; choose one of "
+                          f"{', '.join(allowed)}")
+
+
+def check_betas(cfg: Any, *names: str) -> None:
+    for name in names:
+        check_range(cfg, name, 0.0, 1.0)
+
+
+def schedule_value(learning_rate: optax.ScalarOrSchedule, count: jax.Array) -> jax.Array:
+    return learning_rate(count) if callable(learning_rate) else jnp.asarray(learning_rate)
+
+
+def select(keep_old: jax.Array, old: Any, new: Any) -> Any:
+    """``old`` where ``keep_old`` (a scalar bool) holds, else ``new``, leaf by leaf."""
+    return jax.tree.map(lambda o, n: jnp.where(keep_old, o, n), old, new)
+
+
+def maybe_decayed_grads(updates: Any, params: Any, weight_decay: float,
+                        decouple: bool) -> Any:
+    """Add ``weight_decay * params`` to the gradient (L2, "coupled") unless ``decouple``."""
+    if decouple or not weight_decay:
+        return updates
+    return jax.tree.map(lambda g, p: g + weight_decay * p, updates, params)
+
+
+def optional(value: Optional[float], default: float) -> float:
+    return default if value is None else value
