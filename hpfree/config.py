@@ -208,6 +208,9 @@ def validate(cfg: DictConfig | TrainConfig) -> TrainConfig:
         raise ConfigError(_short(exc)) from None
     if not isinstance(obj, TrainConfig):
         raise ConfigError("the composed config is not a TrainConfig (missing `base_train` default?)")
+    needs = workload_registry.get_class(wl_name).runner
+    check(needs == obj.runner.name,
+          f"workload {wl_name!r} runs with runner={needs}, not runner={obj.runner.name}")
     return obj
 
 

@@ -15,6 +15,7 @@ BAD = [
     (["optimizer.bb2=0.99"], "bb2"),
     (["workload=nosuchworkload"], "workload/nosuchworkload"),
     (["horizon.fraction=abc"], "horizon.fraction"),
+    (["workload=algoperf_ogbg"], "runner=algoperf"),
     # In a multirun the bad job is the last one: still nothing runs.
     (["-m", "optimizer=adamw,nadamw", "horizon.fraction=0.5,1.5"], "horizon.fraction=1.5"),
 ]

@@ -94,6 +94,8 @@ class AlgoPerfWorkloadConfig(WorkloadConfig):
 class AlgoPerfWorkload(Workload):
     """Placeholder: AlgoPerf workloads have no embedded implementation."""
 
+    runner = "algoperf"
+
     def __init__(self, cfg: AlgoPerfWorkloadConfig, regularization=None):  # noqa: D401
         raise ConfigError(
             f"workload {cfg.name!r} is an AlgoPerf workload; run it with runner=algoperf")

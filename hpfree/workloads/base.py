@@ -60,6 +60,8 @@ class Workload(abc.ABC):
 
     supports_dropout: ClassVar[bool] = False
     supports_label_smoothing: ClassVar[bool] = False
+    # The runner that can execute this workload (checked before anything runs).
+    runner: ClassVar[str] = "embedded"
 
     def __init__(self, cfg: WorkloadConfig, regularization: RegularizationConfig | None = None):
         reg = regularization or RegularizationConfig()

@@ -52,6 +52,11 @@ def get_config_class(name: Optional[str]) -> type:
     return _CLASSES[name][1]
 
 
+def get_class(name: Optional[str]) -> type:
+    get_config_class(name)
+    return _CLASSES[name][0]
+
+
 def make(cfg, regularization: RegularizationConfig | None = None):
     """Instantiate the workload described by ``cfg`` (a workload config dataclass)."""
     _load_all()
