@@ -63,6 +63,9 @@ def scaled(peak: float, multiplier: optax.Schedule) -> optax.Schedule:
     """``peak × multiplier(step)``: the schedule handed to the optimizer."""
 
     def fn(step):
-        return peak * multiplier(step)
+        # A float step keeps optax's linear pieces in the default float precision (with an
+        # int32 step they compute in float32 even under jax_enable_x64).
+        # Always an array: constant schedules return Python floats.
+        return jnp.asarray(peak * multiplier(jnp.asarray(step, dtype=float)))
 
     return fn
