@@ -13,10 +13,11 @@ MLP), 200 steps, with weight decay 0 and 0.1, under the relative warmup + cosine
 hpfree uses (warmup 5 %, horizon 200: the multiplier is exactly 0 at step 0).  Every 10th
 iterate is stored (plus the initial one), with the problem data, the multipliers and each
 run's exact reference call, and the reference's own sensitivity: the same run from a start
-perturbed by 1e-15 (relative), compared snapshot by snapshot.  ``tests/test_optimizers_reference.py`` replays the same problems
-with hpfree's optimizers in JAX float64 and compares.
+perturbed by 1e-15 (relative), compared snapshot by snapshot.
+``tests/test_optimizers_reference.py`` replays the same problems with hpfree's optimizers in
+JAX float64 and compares.
 
-COCOB has no author package: ``cocob_alg2`` below transcribes Algorithm 2 (COCOB-Backprop) of
+COCOB has no author package: ``COCOBAlg2`` below transcribes Algorithm 2 (COCOB-Backprop) of
 Orabona & Tommasi (2017).  NAdamW is AlgoPerf's PyTorch baseline (torch's ``NAdam`` uses a
 different momentum schedule), copied below with attribution.
 """

@@ -7,7 +7,7 @@ The arithmetic is ``optax.contrib.dadapt_adamw``'s, plus what the authors' packa
 - ``decouple`` (default **true**: AdamW decay ``−wd·dlr·p``, as optax and the config's name
   say; DAdaptAdam's default is false, i.e. ``wd·p`` added to the gradient) —
   ``optimizer.bias_correction=false optimizer.decouple=false`` reproduces ``DAdaptAdam()``;
-- ``growth_rate`` (DAdaptAdam's, default ∞);
+- ``growth_rate`` (DAdaptAdam's; default null = ∞);
 - a step whose (relative) learning rate is exactly 0 changes nothing (DAdaptAdam returns
   early: ``if sk_l1 == 0: return``); ``optax.contrib.dadapt_adamw`` returns NaN there.
 
@@ -17,7 +17,7 @@ Defaults: d0 1e-6, betas (0.9, 0.999), eps 1e-8 (DAdaptAdam's and the paper's Ta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -55,7 +55,7 @@ def dadapt_adamw(learning_rate: optax.ScalarOrSchedule = 1.0, b1: float = 0.9,
     def update_fn(updates, state: DAdaptAdamWState, params=None, **extra):
         del extra
         if params is None:
-            raise ValueError("dadapt_adamw needs the current params: tx.update(grads, state, params)")
+            raise ValueError("dadapt_adamw needs params: tx.update(grads, state, params)")
         grads = common.maybe_decayed_grads(updates, params, weight_decay, decouple)
         d = state.d
         sched = common.schedule_value(learning_rate, state.count).astype(d.dtype)
@@ -102,19 +102,22 @@ class DAdaptAdamWConfig(OptimizerConfig):
     b2: float = 0.999
     eps: float = 1e-8
     d0: float = 1e-6
-    growth_rate: float = float("inf")
+    growth_rate: Optional[float] = None  # None: unlimited (the packages' float('inf'))
     decouple: bool = True
     bias_correction: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
         common.check_betas(self, "b1", "b2")
-        common.check_positive(self, "eps", "d0", "growth_rate")
+        common.check_positive(self, "eps", "d0")
+        if self.growth_rate is not None:
+            common.check_positive(self, "growth_rate")
 
 
 def build(cfg: DAdaptAdamWConfig, lr: optax.Schedule, weight_decay: float):
     return dadapt_adamw(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps, d0=cfg.d0,
-                        growth_rate=cfg.growth_rate, weight_decay=weight_decay,
+                        growth_rate=common.optional(cfg.growth_rate, float("inf")),
+                        weight_decay=weight_decay,
                         decouple=cfg.decouple, bias_correction=cfg.bias_correction)
 
 

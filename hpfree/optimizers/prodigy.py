@@ -7,7 +7,7 @@ on every step where the schedule is positive), with what the authors' package
 - ``bias_correction`` (default **true**, as optax; prodigyopt's default is false —
   ``optimizer.bias_correction=false`` reproduces ``Prodigy()``);
 - ``decouple`` (AdamW-style decay, default true as in both; false adds ``wd·p`` to the
-  gradient), ``d_coef`` and ``growth_rate`` (prodigyopt's knobs, defaults 1 and ∞);
+  gradient), ``d_coef`` and ``growth_rate`` (prodigyopt's knobs, defaults 1 and null = ∞);
 - a step whose (relative) learning rate is exactly 0 leaves everything unchanged and does not
   advance the bias-correction counter, as ``Prodigy.step`` does by returning early.
   ``optax.contrib.prodigy`` divides 0 by 0 there and returns NaN — our warmup starts at 0.
@@ -127,7 +127,7 @@ class ProdigyConfig(OptimizerConfig):
     eps: float = 1e-8
     d0: float = 1e-6
     d_coef: float = 1.0
-    growth_rate: float = float("inf")
+    growth_rate: Optional[float] = None  # None: unlimited (the packages' float('inf'))
     decouple: bool = True
     bias_correction: bool = True
     safeguard_warmup: bool = False
@@ -137,12 +137,15 @@ class ProdigyConfig(OptimizerConfig):
         common.check_betas(self, "b1", "b2")
         if self.beta3 is not None:
             common.check_betas(self, "beta3")
-        common.check_positive(self, "eps", "d0", "d_coef", "growth_rate")
+        common.check_positive(self, "eps", "d0", "d_coef")
+        if self.growth_rate is not None:
+            common.check_positive(self, "growth_rate")
 
 
 def build(cfg: ProdigyConfig, lr: optax.Schedule, weight_decay: float):
     return prodigy(lr, b1=cfg.b1, b2=cfg.b2, beta3=cfg.beta3, eps=cfg.eps, d0=cfg.d0,
-                   d_coef=cfg.d_coef, growth_rate=cfg.growth_rate, weight_decay=weight_decay,
+                   d_coef=cfg.d_coef, growth_rate=common.optional(cfg.growth_rate, float("inf")),
+                   weight_decay=weight_decay,
                    decouple=cfg.decouple, bias_correction=cfg.bias_correction,
                    safeguard_warmup=cfg.safeguard_warmup)
 
