@@ -241,3 +241,50 @@ def test_plain_multirun_resubmits_only_the_cancelled_job(tmp_path):
     after = slurm_jobs(sweep)
     by_idx = {e["idx"]: e for e in after.values()}
     assert by_idx[0]["history"] == [] and by_idx[1]["history"] == [jobs[1]["job_id"]]
+
+
+def per_state(status_text: str) -> dict[str, int]:
+    """The "per state" counts that ``hpfree-status`` prints."""
+    block = status_text.split("per state\n")[1].split("\n\n")[0]
+    return {state: int(n) for state, n in (line.split() for line in block.splitlines())}
+
+
+@pytest.mark.slow
+def test_fire_and_forget_multirun_followed_by_status_and_resubmit(tmp_path):
+    """The user's flow on a plain multirun: ``hpfree-train -m launcher=slurm
+    hydra.launcher.wait=false`` returns once queued, ``hpfree-status`` follows the jobs
+    (queued, running, completed), and after a ``scancel`` ``hpfree-resubmit`` reruns that job
+    alone — and not again while SLURM has it queued or running."""
+    from hpfree.sweeps import multirun, status
+
+    tiny = ["workload.max_steps=60", "workload.eval_every=30", "progress=false"]
+    sweep = submit(tmp_path, "ff", [*tiny, "seed=0,1,2", "hydra.launcher.array_parallelism=1"])
+    jobs = sorted(slurm_jobs(sweep).values(), key=lambda e: e["idx"])
+    runs = [Path(e["run_dir"]) for e in jobs]
+    first = per_state(hpfree([str(sweep)], tmp_path, tool="status", check=True).stdout)
+    assert first["queued"] >= 1 and first["missing"] == first["failed"] == 0, first
+    assert first["queued"] + first["running"] + first["completed"] == 3, first
+
+    _run(["scancel", jobs[2]["job_id"]]).check_returncode()  # pending behind the other two
+
+    def states() -> dict[str, str]:
+        return status.job_states(sweep, multirun.load_any(sweep).jobs)
+
+    wait_until(lambda: "running" in states().values(), 120, "hpfree-status to show a job running")
+    wait_until(lambda: all(status_of(r) == "completed" for r in runs[:2]), 300, "two jobs")
+    wait_until(lambda: not _run(["squeue", "-h", "-j", jobs[0]["job_id"].split("_")[0]]).stdout,
+               120, "the array to leave the queue")
+    done = per_state(hpfree([str(sweep)], tmp_path, tool="status", check=True).stdout)
+    assert (done["completed"], done["missing"], done["queued"]) == (2, 1, 0), done
+    kept = {r: (r / records.RECORD).stat().st_mtime_ns for r in runs[:2]}
+
+    proc = hpfree([str(sweep)], tmp_path, tool="resubmit", check=True)
+    assert proc.stdout.count("resubmitted") == 1 and jobs[2]["key"] in proc.stdout, proc.stdout
+    again = hpfree([str(sweep)], tmp_path, tool="resubmit", check=True).stdout
+    assert "nothing to relaunch" in again, again  # queued, running or already completed
+    wait_until(lambda: status_of(runs[2]) == "completed", 300, "the resubmitted job")
+    after = slurm_jobs(sweep)
+    assert [after[e["key"]]["history"] for e in jobs] == [[], [], [jobs[2]["job_id"]]]
+    assert {r: (r / records.RECORD).stat().st_mtime_ns for r in runs[:2]} == kept
+    final = per_state(hpfree([str(sweep)], tmp_path, tool="status", check=True).stdout)
+    assert final["completed"] == 3, final

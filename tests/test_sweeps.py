@@ -24,7 +24,8 @@ SPACE = SearchSpace.from_config({"name": "t", "dimensions": {
 
 
 def smoke_workloads() -> list[str]:
-    return list(OmegaConf.load(REPO / "conf" / "suite" / "smoke.yaml").workloads)
+    cfg = OmegaConf.load(REPO / "conf" / "suite" / "smoke.yaml")
+    return list(OmegaConf.select(cfg, "suite.workloads") or cfg.workloads)
 
 
 def jobs(settings: plan.SweepSettings, workloads=("a", "b"), args=("suite=x",)):
@@ -126,6 +127,9 @@ def test_manifest_add_merge_and_conflicts(tmp_path):
     with pytest.raises(ConfigError, match="already exists with other overrides"):
         manifest.add(tmp_path, "sw", SPACE.to_dict(), 0, command(), changed)
     assert manifest.path(tmp_path).read_bytes() == before  # refused ⇒ nothing written
+    # another launcher (hpfree-resubmit DIR launcher=local) runs the same jobs
+    manifest.add(tmp_path, "sw", SPACE.to_dict(), 0, command(),
+                 jobs(plan.SweepSettings(num_points=2), args=("suite=x", "launcher=local")))
     manifest.update_states(tmp_path, {"t0000/a-s0": "completed"})
     assert manifest.load(tmp_path).job("t0000/a-s0").state == "completed"
     with pytest.raises(ConfigError, match="not a sweep directory"):
@@ -204,10 +208,68 @@ def test_status_summary_counts_per_state_workload_and_trial(tmp_path):
     assert "4 jobs: 2 trials × 2 workloads" in text
     per_state = dict(line.split() for line in text.split("per state\n")[1].split("\n\n")[0]
                      .splitlines())
-    assert per_state == {"completed": "1", "diverged": "1", "running": "0", "failed": "1",
-                         "preempted": "0", "missing": "1"}
+    assert per_state == {"completed": "1", "diverged": "1", "running": "0", "queued": "0",
+                         "failed": "1", "preempted": "0", "missing": "1"}
     assert "per workload" in text and "per trial" in text
     assert "2 jobs can be relaunched" in text
+
+
+def test_jobs_slurm_has_queued_or_running_are_never_relaunched(tmp_path):
+    write_record(tmp_path / "requeued", "preempted")
+    write_record(tmp_path / "done", "completed")
+    assert status.job_state(tmp_path / "pending", "PENDING") == "queued"
+    assert status.job_state(tmp_path / "requeued", "REQUEUED") == "queued"
+    assert status.job_state(tmp_path / "starting", "RUNNING") == "running"
+    assert status.job_state(tmp_path / "done", "COMPLETING") == "completed"  # record wins
+    js = [plan.Job(k, 0, 0, 0, "a", {}, {}, []) for k in ("pending", "requeued", "gone")]
+    states = status.job_states(tmp_path, js, live={"pending": "PENDING", "requeued": "REQUEUED"})
+    assert states == {"pending": "queued", "requeued": "queued", "gone": "missing"}
+    assert status.slurm_live(tmp_path) == {}  # no slurm_jobs.json: SLURM is not asked
+
+
+def plain_multirun(sweep: Path) -> None:
+    """What a local ``hpfree-train -m launcher=slurm seed=0,1,2 ...`` leaves (no search)."""
+    task = ["launcher=slurm", "seed=0,1,2", "workload.max_steps=9", "sweep_name=p"]
+    OmegaConf.save(OmegaConf.create({
+        "seed": 0, "sweep_name": "p", "workload": {"name": "digits_mlp"},
+        "hydra": {"overrides": {"hydra": ["hydra.launcher.timeout_min=20",
+                                          "hydra.mode=MULTIRUN"], "task": task},
+                  "runtime": {"cwd": str(sweep)}, "sweeper": {"params": None}}}),
+        sweep / "multirun.yaml")
+    for seed, state in ((0, "completed"), (1, "failed")):
+        run = sweep / "digits_mlp" / f"nadamw-s{seed}"
+        write_record(run, state)
+        (run / ".hydra").mkdir()
+        OmegaConf.save(OmegaConf.create(["launcher=slurm", f"seed={seed}",
+                                         "workload.max_steps=9", "sweep_name=p"]),
+                       run / ".hydra" / "overrides.yaml")
+
+
+def test_a_plain_multirun_is_a_sweep_too(tmp_path, capsys):
+    from hpfree.cli import status as status_cli
+    from hpfree.sweeps import multirun, resubmit
+
+    plain_multirun(tmp_path)
+    m = multirun.load_any(tmp_path)
+    assert multirun.is_plain(m)
+    states = status.job_states(tmp_path, m.jobs)
+    # the seed=2 job has not started: only multirun.yaml knows it
+    assert states == {"#0": "missing", "digits_mlp/nadamw-s0": "completed",
+                      "digits_mlp/nadamw-s1": "failed"}
+    assert m.job("#0").overrides == ["launcher=slurm", "seed=2", "workload.max_steps=9",
+                                      "sweep_name=p"]
+    assert {j.workload for j in m.jobs} == {"digits_mlp"}
+    status_cli.main([str(tmp_path), "--jobs"])
+    out = capsys.readouterr().out
+    assert "3 jobs: a multirun over 1 workload(s)" in out and "per trial" not in out
+    assert "seed=2" in out and "2 jobs can be relaunched" in out
+    # relaunch = the multirun's own command; launcher=local replaces the SLURM settings
+    logs: list[str] = []
+    assert resubmit.resubmit(tmp_path, ["launcher=local"], dry_run=True, log=logs.append) == 0
+    shown = "\n".join(logs)
+    assert "relaunching 2 jobs (#0, digits_mlp/nadamw-s1)" in shown
+    assert ("hpfree-train -m hydra.mode=MULTIRUN seed=0,1,2 workload.max_steps=9 sweep_name=p "
+            "launcher=local") in shown
 
 
 def test_status_cli_rejects_a_non_sweep_dir(tmp_path, capsys):

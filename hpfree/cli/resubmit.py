@@ -1,11 +1,13 @@
 """``hpfree-resubmit SWEEP_DIR [OVERRIDES...]``: relaunch a sweep's missing, failed and
 preempted jobs with the command and launcher that made them; never a completed or diverged
-one.
+one, nor one SLURM still has queued or running.
 
 Safe to run while the sweep still runs, or twice at once: every job takes its run
 directory's lock, and a job whose lock is held (or whose record became final) is skipped.
-Trailing overrides are appended to the stored command (``hydra/launcher=basic`` finishes a
-SLURM sweep locally).
+Trailing overrides replace or extend the stored command's (``launcher=local`` finishes a
+SLURM sweep on this machine).  Works for searches (``manifest.json``) and plain multiruns
+(``multirun.yaml``; on SLURM, the failed and cancelled jobs are submitted again from their
+submitit pickles) — see ``hpfree.sweeps.resubmit``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from hpfree.config import ConfigError
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="hpfree-resubmit",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweep_dir", help="a sweep directory (holds manifest.json)")
+    parser.add_argument("sweep_dir", help="a sweep directory (manifest.json, multirun.yaml or "
+                        "slurm_jobs.json)")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for the relaunch")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what would be relaunched and the commands, run nothing")

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Collection, Iterator, Optional, Sequence
 
 MANIFEST = "slurm_jobs.json"
 
@@ -134,9 +134,10 @@ def slurm_states(job_ids: Sequence[str]) -> dict[str, str]:
                     states[jid.strip()] = state.split()[0]
     except (OSError, subprocess.SubprocessError):
         pass
-    # squeue knows live jobs at once; sacct can lag a few seconds behind slurmctld.
+    # squeue knows live jobs at once; sacct can lag a few seconds behind slurmctld, and has
+    # no record of array tasks still pending (which squeue lists one by one only with -r).
     try:
-        out = subprocess.run(["squeue", "-h", "-o", "%i|%T", "-j", ",".join(ids)],
+        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T", "-j", ",".join(ids)],
                              capture_output=True, text=True, timeout=60)
         if out.returncode == 0:
             for line in out.stdout.splitlines():
@@ -194,11 +195,13 @@ def job_table(sweep_dir: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------- resubmission
-def resubmit(sweep_dir: str | os.PathLike, dry_run: bool = False,
-             log=print) -> list[dict[str, Any]]:
-    """Submit again every job whose row says ``resubmit``; returns those rows (new job_id)."""
+def resubmit(sweep_dir: str | os.PathLike, dry_run: bool = False, log=print,
+             keys: Optional[Collection[str]] = None) -> list[dict[str, Any]]:
+    """Submit again every job whose row says ``resubmit`` (only those in ``keys`` if given);
+    returns those rows (new job_id)."""
     sweep_dir = Path(sweep_dir)
-    rows = [r for r in job_table(sweep_dir) if r["action"] == "resubmit"]
+    rows = [r for r in job_table(sweep_dir)
+            if r["action"] == "resubmit" and (keys is None or r["key"] in keys)]
     if not rows or dry_run:
         return rows
     import submitit
