@@ -88,17 +88,15 @@ def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
     else:
         from hpfree.runners import embedded as runner_mod
 
-    on_eval = None
-    if tcfg.progress:
-        metric = tcfg.workload.metric
+    metric = tcfg.workload.metric
 
-        def on_eval(row):
-            log(f"[hpfree] step {row['step']:>6}  train_loss {row['train_loss']:.4f}  "
-                f"val {metric} {row[f'validation/{metric}']:.4f}  ({row['train_seconds']:.1f}s)")
+    def print_progress(row):
+        log(f"[hpfree] step {row['step']:>6}  train_loss {row['train_loss']:.4f}  "
+            f"val {metric} {row[f'validation/{metric}']:.4f}  ({row['train_seconds']:.1f}s)")
 
     try:
         record = runner_mod.run(tcfg, run_dir, record, handle_signals=handle_signals,
-                                on_eval=on_eval)
+                                on_eval=print_progress if tcfg.progress else None)
     except Exception as exc:  # a failed run is recorded, never crashes a sweep
         record.status = "failed"
         record.error = f"{type(exc).__name__}: {exc}"

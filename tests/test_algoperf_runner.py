@@ -359,10 +359,12 @@ def test_runner_options_reach_the_flags(tmp_path):
 
 
 def test_algoperf_workloads_need_the_algoperf_runner(tmp_path):
-    rec = train.run(compose_cfg("workload=algoperf_ogbg", "progress=false"), tmp_path / "a")
-    assert rec.status == "failed" and "runner=algoperf" in rec.error
-    with pytest.raises(ConfigError, match="AlgoPerf workloads"):
-        ap.algoperf_name(validate(compose_cfg("runner=algoperf", "workload=digits_mlp")))
+    # Caught by validation, before a run directory exists.
+    with pytest.raises(ConfigError, match="runs with runner=algoperf, not runner=embedded"):
+        train.run(compose_cfg("workload=algoperf_ogbg", "progress=false"), tmp_path / "a")
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(ConfigError, match="runs with runner=embedded, not runner=algoperf"):
+        validate(compose_cfg("runner=algoperf", "workload=digits_mlp"))
 
 
 @pytest.mark.skipif(HAVE_ALGOPERF, reason="algoperf is importable here")
