@@ -86,12 +86,12 @@ def test_diverging_run_is_recorded_and_exits_zero(workdir):
 
 
 def test_multirun_runs_every_combination(workdir):
-    proc = hpfree(["-m", "optimizer=adamw,nadamw", "horizon=h33,h66", *FAST,
+    proc = hpfree(["-m", "optimizer=adamw,prodigy", "horizon=h33,h66", *FAST,
                    f"sweeps_dir={workdir}/sweeps", "sweep_name=grid"], workdir, check=True)
     table = records.load_records([workdir / "sweeps" / "grid"])
     assert len(table) == 4, proc.stdout
     assert set(zip(table.optimizer, table.horizon)) == {
-        ("adamw", 0.33), ("adamw", 0.66), ("nadamw", 0.33), ("nadamw", 0.66)}
+        ("adamw", 0.33), ("adamw", 0.66), ("prodigy", 0.33), ("prodigy", 0.66)}
     assert set(table.status) == {"completed"}
     assert all(math.isfinite(x) for x in table.train_seconds)
 
