@@ -8,6 +8,7 @@ Every variant trains the same number of steps from the same initialisation and i
 one compilation, so the ratios compare whole runs.  Goal: (c) ≥ 0.9 × (b) and ≥ 1.3 × (a).
 
     python scripts/bench_runner.py [--steps 6000] [--workload digits_mlp] [--optimizer nadamw]
+                                   [override ...]   # e.g. workload.batch_size=8
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def load_cfg(args):
                  "runner.compilation_cache=false"]
     if args.eval_every:
         overrides.append(f"workload.eval_every={args.eval_every}")
+    overrides += args.overrides
     with initialize_config_module("hpfree.conf", version_base=None):
         return validate(compose("config", overrides=overrides))
 
@@ -100,6 +102,7 @@ def main() -> None:
     p.add_argument("--optimizer", default="nadamw")
     p.add_argument("--eval-every", type=int, default=0, help="0 = the workload's own cadence")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("overrides", nargs="*", help="extra config overrides, e.g. workload.batch_size=8")
     args = p.parse_args()
     cfg = load_cfg(args)
     print(f"{args.workload} / {args.optimizer}: {cfg.workload.max_steps} steps, "
