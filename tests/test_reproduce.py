@@ -1,0 +1,55 @@
+"""The paper's protocol at smoke scale, end to end through the real CLIs (issue: reproduce)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import hpfree
+from hpfree import records
+
+TINY = '["workload.max_steps=40","workload.eval_every=20"]'
+
+
+def test_bad_scale_knob_is_one_line(workdir):
+    proc = hpfree(["experiment=smoke", "num_points=0", f"root={workdir}/exp"], workdir,
+                  tool="reproduce")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["hpfree-reproduce: error: num_points=0 must be >= 1"]
+    assert not (workdir / "exp" / "naive").exists()
+
+
+@pytest.mark.slow
+def test_smoke_reproduction_produces_report_and_resumes(workdir):
+    args = ["experiment=smoke", f"root={workdir}/exp", f"overrides={TINY}"]
+    proc = hpfree(args, workdir, tool="reproduce", timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    exp, report = workdir / "exp", workdir / "exp" / "report"
+    for stage in ("naive", "search", "select"):
+        assert (exp / stage / "stage.json").exists(), stage
+    table = records.load_records([exp])
+    assert set(table.status) <= set(records.FINAL_STATUSES)
+    # smoke: 2 workloads; naive 2 LR-free + 1 baseline; search 2 algos x 2 horizons x 4 points;
+    # top-2 of each search re-run with 2 fresh seeds.
+    assert (table.sweep.isna() | (table.trial.isna())).sum() == 3 * 2
+    search = table[table.trial.notna()]
+    assert len(search[search.seed_index == 0]) == 2 * 2 * 4 * 2
+    reruns = search[search.seed_index >= 1]
+    assert len(reruns) == 2 * 2 * 2 * 2 * 2
+    assert reruns.groupby("sweep").trial.nunique().tolist() == [2, 2, 2, 2]
+    summary = (report / "README.md").read_text()
+    assert "hpfree-reproduce experiment=smoke" in summary and "jax" in summary
+    for part in ("naive/leaderboard.md", "naive/best_metrics.tex", "select/selection.md",
+                 "leaderboard/leaderboard.md", "leaderboard/leaderboard.csv",
+                 "leaderboard/profiles.png", "leaderboard/profiles.pdf"):
+        assert (report / part).exists(), part
+    board = pd.read_csv(report / "leaderboard" / "leaderboard.csv")
+    assert len(board) == 2 * 2  # one selected candidate per (algorithm, horizon)
+    mtimes = {p: p.stat().st_mtime_ns for p in exp.rglob("record.json")}
+    again = hpfree(args, workdir, tool="reproduce", timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "hpfree-train" not in again.stdout  # every stage was skipped
+    assert {p: p.stat().st_mtime_ns for p in exp.rglob("record.json")} == mtimes
+    assert json.loads((exp / "select" / "stage.json").read_text())["top"]
