@@ -61,6 +61,7 @@ class ReproduceConfig:
         "adamw": "nadamw", "nadamw": "nadamw"})
     default_search_space: str = "lr_free"
     externals: list[str] = field(default_factory=list)
+    baselines_in_leaderboard: bool = True  # stage-1 AdamW/NadamW defaults join the final pool
     overrides: list[str] = field(default_factory=list)  # added to every training job
     stages: list[str] = field(default_factory=lambda: ["naive", "search", "select",
                                                        "leaderboard"])
@@ -191,12 +192,19 @@ class Reproduction:
                 for a in self.cfg.algorithms for h in self.cfg.horizons]
 
     def stage_leaderboard(self) -> Optional[scoring.ScoreResult]:
+        """Selected candidates, plus the stage-1 baselines (evidence-based AdamW/NadamW
+        defaults) when ``baselines_in_leaderboard``, scored as one pool."""
         c = self.cfg
         pool = scoring.score_sweeps(self.search_dirs(), select=self.reruns(), min_seeds=c.seeds)
         final = set(pool.selection.index)
+        dirs = self.search_dirs()
+        if c.baselines_in_leaderboard and c.baselines and (self.root / "naive").exists():
+            naive = scoring.score_sweeps([self.root / "naive"])
+            final |= set(naive.meta.index[naive.meta.optimizer.isin(c.baselines)])
+            dirs = [*dirs, self.root / "naive"]
         result = scoring.score_sweeps(
-            self.search_dirs(), externals=c.externals, min_seeds=c.seeds,
-            select=lambda t: t[(t.seed_index >= 1)], only=final)
+            dirs, externals=c.externals,
+            select=lambda t: t[(t.seed_index >= 1) | t.trial.isna()], only=final)
         scoring.write_report(result, self.report / "leaderboard")
         return result
 

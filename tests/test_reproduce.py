@@ -46,7 +46,7 @@ def test_smoke_reproduction_produces_report_and_resumes(workdir):
                  "leaderboard/profiles.png", "leaderboard/profiles.pdf"):
         assert (report / part).exists(), part
     board = pd.read_csv(report / "leaderboard" / "leaderboard.csv")
-    assert len(board) == 2 * 2  # one selected candidate per (algorithm, horizon)
+    assert len(board) == 2 * 2 + 1  # one per (algorithm, horizon) + the NadamW baseline
     mtimes = {p: p.stat().st_mtime_ns for p in exp.rglob("record.json")}
     again = hpfree(args, workdir, tool="reproduce", timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
