@@ -26,7 +26,8 @@ def test_wheel_install_runs_from_any_directory(tmp_path):
     elsewhere.mkdir()
     env = cli_env(elsewhere)
     env["PYTHONPATH"] = str(target)  # the wheel's hpfree shadows the editable checkout
-    code = ("import hpfree, sys; assert hpfree.__file__.startswith(sys.argv[1]), hpfree.__file__;"
+    code = ("import hpfree, sys; site = sys.argv.pop(1);"
+            "assert hpfree.__file__.startswith(site), hpfree.__file__;"
             "from hpfree.cli.train import main; main()")
     proc = subprocess.run([sys.executable, "-c", code, str(target), "workload.max_steps=60",
                            "workload.eval_every=30", "progress=false"],
