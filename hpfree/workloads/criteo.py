@@ -6,7 +6,8 @@ frequencies over vocabularies of 3 to 1,000 values (rare values must be learned 
 examples, so regularization matters), each value has a hidden bias and a latent vector, and
 the click log-odds add dense effects, per-value biases and *feature crosses* (inner products
 of the latent vectors of 24 random feature pairs, plus dense × categorical crosses).  Labels
-are Bernoulli draws, so the validation cross entropy has a floor above 0 (about 0.40 here).
+are Bernoulli draws (a quarter are clicks), so the validation cross entropy has a floor
+above 0: about 0.33, where predicting the click rate alone gives 0.56.
 
 Model: DLRM-small in miniature — bottom MLP on ``log1p(dense)``, one embedding table for all
 26 features, pairwise dot-product interactions, top MLP with dropout (the one place AlgoPerf's

@@ -2,8 +2,8 @@
 
 Data: random phantoms (a bright "head" ellipse with smaller ellipses of either sign inside,
 plus a smooth texture), 32×32, in [0, 1].  Their k-space (2-D FFT, with complex measurement
-noise) is undersampled as fastMRI does — full columns, 4× acceleration, the central 8 % (here
-4 columns) always kept, the rest drawn at random per image — and the zero-filled inverse FFT
+noise) is undersampled as fastMRI does — full columns, 4× acceleration, the central 8 % (here 3
+of 32 columns) always kept, 5 more drawn at random per image — and the zero-filled inverse FFT
 magnitude is the input.  As in AlgoPerf, input and target are normalized by the input's mean
 and standard deviation; the SSIM is computed after undoing that, with each image's maximum
 as data range.
