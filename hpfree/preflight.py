@@ -116,3 +116,15 @@ def check_command_line(overrides: Iterable[str], multirun: bool) -> int:
     finally:
         GlobalHydra.instance().clear()
     return len(jobs)
+
+
+def compose_config(overrides: Iterable[str] = ()):
+    """The validated TrainConfig that ``hpfree-train OVERRIDES`` would run (for scripts)."""
+    register_configs()
+    register_resolver()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
+            return validate(compose(config_name=CONFIG_NAME, overrides=list(overrides)))
+    finally:
+        GlobalHydra.instance().clear()

@@ -20,27 +20,22 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-from hydra import compose, initialize_config_module
 
 from hpfree.algorithm import build_algorithm
-from hpfree.config import register_configs, validate
-from hpfree.run_naming import register_resolver
+from hpfree.preflight import compose_config
 from hpfree.runners import embedded
 from hpfree.train import new_record
 from hpfree.workloads import registry
 
 
 def load_cfg(args):
-    register_configs()
-    register_resolver()
     overrides = [f"workload={args.workload}", f"optimizer={args.optimizer}", "horizon=h100",
                  f"workload.max_steps={args.steps}", "progress=false",
                  "runner.compilation_cache=false"]
     if args.eval_every:
         overrides.append(f"workload.eval_every={args.eval_every}")
     overrides += args.overrides
-    with initialize_config_module("hpfree.conf", version_base=None):
-        return validate(compose("config", overrides=overrides))
+    return compose_config(overrides)
 
 
 def setup(cfg):

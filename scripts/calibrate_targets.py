@@ -54,17 +54,9 @@ POINTS: list[dict[str, Any]] = [
 
 def compose_cfg(overrides: list[str]):
     """The validated TrainConfig that ``hpfree-train <overrides>`` would run."""
-    from hydra import compose, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
+    from hpfree.preflight import compose_config
 
-    from hpfree.config import register_configs, validate
-    from hpfree.run_naming import register_resolver
-
-    register_configs()
-    register_resolver()
-    GlobalHydra.instance().clear()
-    with initialize_config_module("hpfree.conf", version_base=None):
-        return validate(compose("config", overrides=overrides))
+    return compose_config(overrides)
 
 
 def effective(point: dict[str, Any], workload: str) -> tuple:
