@@ -16,8 +16,10 @@ from typing import Callable, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from hpfree import checkpoint, records
-from hpfree.config import TrainConfig, to_plain, validate
+from hpfree.config import TrainConfig, to_plain
+from hpfree.validation import validate
 from hpfree.io import atomic_write_text
+from hpfree.runners import registry as runner_registry
 from hpfree.sweeps import locking
 from hpfree.tpu import multihost
 
@@ -83,10 +85,7 @@ def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
     record = new_record(tcfg, run_dir)
     if existing is not None:
         record.started_at = existing.started_at or record.started_at
-    if tcfg.runner.name == "algoperf":
-        from hpfree.runners import algoperf as runner_mod
-    else:
-        from hpfree.runners import embedded as runner_mod
+    runner = runner_registry.get(tcfg.runner.name)
 
     metric = tcfg.workload.metric
 
@@ -95,7 +94,7 @@ def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
             f"val {metric} {row[f'validation/{metric}']:.4f}  ({row['train_seconds']:.1f}s)")
 
     try:
-        record = runner_mod.run(tcfg, run_dir, record, handle_signals=handle_signals,
+        record = runner.run(tcfg, run_dir, record, handle_signals=handle_signals,
                                 on_eval=print_progress if tcfg.progress else None)
     except Exception as exc:  # a failed run is recorded, never crashes a sweep
         record.status = "failed"

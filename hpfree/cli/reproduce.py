@@ -17,7 +17,7 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
 from hpfree.reproduce import ReproduceConfig, Reproduction
 
 ConfigStore.instance().store(name="base_reproduce", node=ReproduceConfig)

@@ -16,7 +16,7 @@ import argparse
 import sys
 from typing import Optional
 
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -16,7 +16,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from hpfree.config import ConfigError, register_configs
+from hpfree.errors import ConfigError
+from hpfree.validation import register_configs
 from hpfree.run_naming import register_resolver
 
 register_configs()

@@ -13,8 +13,8 @@ includes compilation, which AlgoPerf counts too.
 
 from __future__ import annotations
 
-import math
 import signal
+from dataclasses import dataclass
 import time
 from functools import partial
 from pathlib import Path
@@ -26,8 +26,8 @@ import numpy as np
 
 from hpfree import checkpoint, records
 from hpfree.algorithm import Algorithm, build_algorithm
-from hpfree.config import TrainConfig
-from hpfree.io import atomic_write_text
+from hpfree.config import RunnerConfig, TrainConfig
+from hpfree.runners.registry import RunnerSpec
 from hpfree.workloads import registry as workload_registry
 from hpfree.workloads.base import Workload, reached
 
@@ -83,21 +83,6 @@ def make_chunk_fn(workload: Workload, algo: Algorithm, base_key: jax.Array, chun
         return jax.lax.scan(partial(guarded_step, train_data), state, None, length=chunk_len)
 
     return chunk
-
-
-def _write_curve(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    cols = list(rows[0].keys())
-    lines = [",".join(cols)]
-    for r in rows:
-        lines.append(",".join("" if r.get(c) is None else repr(r[c]) if isinstance(r.get(c), float)
-                              else str(r[c]) for c in cols))
-    atomic_write_text(run_dir / records.CURVE, "\n".join(lines) + "\n", durable=False)
-
-
-def _finite_or_none(x: Optional[float]) -> Optional[float]:
-    return None if x is None or not math.isfinite(x) else x
 
 
 def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
@@ -184,7 +169,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
                 break
             due = time.monotonic() - last_ckpt >= cfg.runner.checkpoint_every_s
             if stop.signum is not None or (due and step < total):
-                _write_curve(run_dir, progress["rows"])
+                records.write_curve(run_dir, progress["rows"])
                 checkpoint.save(run_dir, state, progress)
                 last_ckpt = time.monotonic()
             if stop.signum is not None:
@@ -192,17 +177,11 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
                 break
     finally:
         restore_signals()
-    _write_curve(run_dir, progress["rows"])
+    records.write_curve(run_dir, progress["rows"])
 
-    values = [r[f"validation/{wl_cfg.metric}"] for r in progress["rows"]]
-    finite = [v for v in values if math.isfinite(v)]
-    best = (min(finite) if wl_cfg.direction == "min" else max(finite)) if finite else None
+    records.summarize(record, progress["rows"])
     record.status = status
     record.steps = int(state.step)
-    record.ttt_steps = progress["ttt_steps"]
-    record.ttt_seconds = progress["ttt_seconds"]
-    record.best_metric = _finite_or_none(best)
-    record.final_metric = _finite_or_none(values[-1]) if values else None
     record.train_seconds = progress["train_seconds"]
     record.eval_seconds = progress["eval_seconds"]
     record.preemptions = progress["preemptions"]
@@ -211,3 +190,19 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
         # and what a longer continuation would start from.
         checkpoint.save(run_dir, state, progress)
     return record
+
+
+@dataclass
+class EmbeddedRunnerConfig(RunnerConfig):
+    """``runner=embedded``: hpfree's own jit + ``lax.scan`` loop on the built-in workloads.
+
+    A checkpoint at most every ``checkpoint_every_s`` seconds (0 = at every evaluation),
+    always on SIGTERM/SIGUSR2 and at the end.
+    """
+
+    name: str = "embedded"
+    checkpoint_every_s: float = 30.0
+
+
+RUNNER = RunnerSpec("embedded", EmbeddedRunnerConfig, run,
+                    description="jit + lax.scan on the built-in workloads (CPU-friendly)")

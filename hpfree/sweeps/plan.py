@@ -23,7 +23,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
-from hpfree.config import ConfigError, validate
+from hpfree.errors import ConfigError
+from hpfree.validation import validate
 from hpfree.sweeps.space import SearchSpace, format_value
 
 # The paper draws 200 points per search.

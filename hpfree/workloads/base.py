@@ -18,7 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import MISSING
 
-from hpfree.config import ConfigError, RegularizationConfig
+from hpfree.config import RegularizationConfig
+from hpfree.errors import ConfigError
+from hpfree.records import reached  # noqa: F401  (re-exported: workloads compare with it)
 
 Arrays = dict[str, np.ndarray]
 Splits = dict[str, Arrays]  # "train" / "validation" / "test" → named arrays
@@ -46,13 +48,6 @@ class WorkloadConfig:
             raise ConfigError(f"workload.eval_every={self.eval_every} must be > 0")
         if self.direction not in ("min", "max"):
             raise ConfigError(f"workload.direction={self.direction!r} must be 'min' or 'max'")
-
-
-def reached(value: float, target: float, direction: str) -> bool:
-    """AlgoPerf's non-strict comparison: ≤ target when lower is better, ≥ otherwise."""
-    if not np.isfinite(value):
-        return False
-    return value <= target if direction == "min" else value >= target
 
 
 class Workload(abc.ABC):
