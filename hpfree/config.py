@@ -126,6 +126,8 @@ class TrainConfig:
     workload: Any = MISSING
     runner: Any = MISSING
     suite: SuiteConfig = field(default_factory=SuiteConfig)
+    # Where curves go besides the run directory (``logger=tensorboard|wandb``).
+    logger: Any = None
     seed: int = 0
     # Where single runs and sweeps live; run directories are named by content.
     runs_dir: str = "runs"

@@ -22,6 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 from hpfree.config import (HorizonConfig, RegularizationConfig, ScheduleConfig, SuiteConfig,
                            TrainConfig)
 from hpfree.errors import ConfigError, check
+from hpfree.loggers import registry as logger_registry
 from hpfree.optimizers import registry as optimizer_registry
 from hpfree.runners import registry as runner_registry
 from hpfree.workloads import registry as workload_registry
@@ -46,6 +47,8 @@ def register_configs() -> None:
         cs.store(group="workload", name=name, node=spec.default_config())
     for name, spec in runner_registry.all_specs().items():
         cs.store(group="runner", name=name, node=spec.config_cls(name=name))
+    for name, spec in logger_registry.all_specs().items():
+        cs.store(group="logger", name=name, node=spec.config_cls(name=name))
     _REGISTERED = True
 
 
@@ -58,8 +61,9 @@ def _short(exc: Exception) -> str:
 def validate(cfg: DictConfig | TrainConfig) -> TrainConfig:
     """Return the typed config, running every group's range checks.
 
-    Raises :class:`ConfigError` (one line) for bad values, unknown optimizers, workloads or
-    runners, and a workload paired with a runner that cannot execute it.
+    Raises :class:`ConfigError` (one line) for bad values, unknown optimizers, workloads,
+    runners or loggers, a logger whose package is not installed, and a workload paired with
+    a runner that cannot execute it.
     """
     if isinstance(cfg, TrainConfig):
         return cfg
@@ -72,6 +76,9 @@ def validate(cfg: DictConfig | TrainConfig) -> TrainConfig:
     optimizer_registry.get(opt_name)  # one-line errors for unknown names
     wl_spec = workload_registry.get(wl_name)
     runner_registry.get(runner_name)
+    logger_name = OmegaConf.select(cfg, "logger.name", default=None)
+    if logger_name is not None:
+        logger_registry.get(logger_name).check_available()
     try:
         obj: Any = OmegaConf.to_object(cfg)
     except ConfigError:
