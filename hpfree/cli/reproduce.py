@@ -23,6 +23,9 @@ from hpfree.reproduce import ReproduceConfig, Reproduction
 ConfigStore.instance().store(name="base_reproduce", node=ReproduceConfig)
 _ARGV: list[str] = []
 
+# One line for `hpfree-train --help`'s list of commands.
+SUMMARY = "the paper's protocol (naive, search, top-k re-runs, leaderboard) at any scale"
+
 
 @hydra.main(config_path="pkg://hpfree.conf", config_name="reproduce", version_base=None)
 def task(cfg: DictConfig) -> None:

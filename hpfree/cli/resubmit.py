@@ -18,6 +18,9 @@ from typing import Optional
 
 from hpfree.errors import ConfigError
 
+# One line for `hpfree-train --help`'s list of commands.
+SUMMARY = "relaunch a sweep's missing, failed and preempted jobs (never a final one)"
+
 
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="hpfree-resubmit",

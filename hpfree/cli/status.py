@@ -16,6 +16,9 @@ from typing import Optional
 
 from hpfree.errors import ConfigError
 
+# One line for `hpfree-train --help`'s list of commands.
+SUMMARY = "a sweep's jobs per state, per workload and per trial"
+
 
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="hpfree-status", description=__doc__.split("\n\n")[0])
