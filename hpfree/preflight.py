@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Iterable
+from typing import Any, Iterable, Optional
 
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
@@ -98,8 +98,27 @@ def expand_jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
     return [job for batch in batches for job in batch]
 
 
-def check_command_line(overrides: Iterable[str], multirun: bool) -> int:
-    """Compose and validate every job; returns how many jobs there are."""
+def covering(jobs: list[list[str]]) -> list[list[str]]:
+    """A subset of ``jobs`` in which every override of every job appears at least once.
+
+    A multirun's jobs are a product (e.g. 9 optimizers x 8 workloads): a covering subset (16
+    jobs there) still composes every option once and every workload with its runner.
+    """
+    seen: set[str] = set()
+    out = []
+    for job in jobs:
+        if not set(job) <= seen:
+            out.append(job)
+            seen |= set(job)
+    return out
+
+
+def check_command_line(overrides: Iterable[str], multirun: bool, cover: bool = False) -> int:
+    """Compose and validate every job; returns how many jobs there are.
+
+    ``cover``: validate only a :func:`covering` subset of a multirun's jobs (dry runs) and
+    return its size.
+    """
     register_configs()
     register_resolver()
     overrides = list(overrides)
@@ -107,6 +126,8 @@ def check_command_line(overrides: Iterable[str], multirun: bool) -> int:
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
             jobs = expand_jobs(overrides, multirun)
+            if cover:
+                jobs = covering(jobs)
             for job in jobs:
                 cfg = _compose(job)
                 validate(without_hydra(cfg))
@@ -129,3 +150,72 @@ def compose_config(overrides: Iterable[str] = ()):
             return validate(compose(config_name=CONFIG_NAME, overrides=list(overrides)))
     finally:
         GlobalHydra.instance().clear()
+
+
+def _is_hydra_arg(arg: str) -> bool:
+    key = arg.lstrip("+~").split("=", 1)[0]
+    return key.startswith("hydra.") or key.startswith("hydra/") or key == "hydra"
+
+
+_COMPOSED: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _compose_cached(hydra_args: list[str], overrides: list[str]):
+    """A job's config for dry runs, composed once per (Hydra args, task overrides).
+
+    The sweeper's own knobs (``hydra.sweeper.*``: points, trials, seeds) do not change a
+    job's config, so a search and its re-run share every composition.
+    """
+    key = (tuple(a for a in hydra_args if not a.startswith("hydra.sweeper.")), tuple(overrides))
+    if key not in _COMPOSED:
+        _COMPOSED[key] = _compose([*key[0], *key[1]])
+    return copy.deepcopy(_COMPOSED[key])
+
+
+def check_search(overrides: Iterable[str], max_points: Optional[int] = None,
+                 workloads: Optional[int] = None) -> int:
+    """Plan and validate a quasi-random search (``hpfree-train -m hydra/sweeper=quasirandom
+    ...``) in this process, launching nothing; returns how many jobs it has.
+
+    The sweeper does the same when it starts; this is for dry runs (``hpfree-reproduce
+    dry_run=true``).  ``max_points`` caps the trials validated (the first ones; every
+    trial sets the same knobs, so they catch what a bad command gets wrong); ``workloads``
+    caps the suite's workloads validated (the first ones).
+    """
+    from hpfree.sweeps import plan
+
+    register_configs()
+    register_resolver()
+    overrides = [o for o in overrides if o not in ("-m", "--multirun")]
+    hydra_args = [o for o in overrides if _is_hydra_arg(o)]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
+            config = _compose(overrides)
+            sweeper = OmegaConf.select(config, "hydra.sweeper")
+            if not str(OmegaConf.select(sweeper, "_target_") or "").endswith(
+                    "QuasiRandomSweeper"):
+                raise ConfigError("not a quasi-random search: add hydra/sweeper=quasirandom "
+                                  "(or search_space=...)")
+            knobs = OmegaConf.to_container(sweeper, resolve=True)
+            num_points = knobs.get("num_points")
+            trials = knobs.get("trials")
+            if max_points is not None and trials is None:
+                space = OmegaConf.to_container(sweeper.search_space, resolve=True) or {}
+                full = num_points or (None if space.get("grid") else plan.DEFAULT_POINTS)
+                num_points = min(full or max_points, max_points)
+            task = [o for o in overrides if not _is_hydra_arg(o)]
+            result = plan.plan_sweep(
+                config, task, lambda ovs: _compose_cached(hydra_args, ovs),
+                search_space=knobs.get("search_space"), num_points=num_points,
+                seed=int(knobs.get("seed") or 0), seeds=int(knobs.get("seeds") or 1),
+                seed_start=int(knobs.get("seed_start") or 0),
+                trials=None if trials is None else list(trials),
+                params=knobs.get("params") or {}, workloads=workloads)
+    except ConfigError:
+        raise
+    except Exception as exc:  # Hydra composition / override grammar errors
+        raise ConfigError(one_line(exc)) from None
+    finally:
+        GlobalHydra.instance().clear()
+    return len(result.jobs)

@@ -65,6 +65,9 @@ class ReproduceConfig:
     overrides: list[str] = field(default_factory=list)  # added to every training job
     stages: list[str] = field(default_factory=lambda: ["naive", "search", "select",
                                                        "leaderboard"])
+    # Compose and validate every stage's commands (searches: their first points), train
+    # nothing, write nothing.
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         from hpfree.errors import ConfigError
@@ -131,15 +134,24 @@ class Reproduction:
                           {"runs": len(table), "finished_at": records.now(), **(extra or {})})
 
     # ------------------------------------------------------------------ stages
+    def naive_commands(self) -> list[list[str]]:
+        """Stage 1: the naive optimizers (authors' defaults, no schedule, no regularization,
+        full horizon) and the baselines with their evidence-based defaults."""
+        c = self.cfg
+        out = []
+        if c.naive:
+            out.append(["-m", f"optimizer={','.join(c.naive)}", "schedule=none",
+                        "regularization=none", "horizon=h100", *self.common("naive")])
+        if c.baselines:
+            out.append(["-m", f"optimizer={','.join(c.baselines)}", "schedule=warmup_cosine",
+                        "regularization=default", "horizon=h66", *self.common("naive")])
+        return out
+
     def stage_naive(self) -> None:
         c = self.cfg
         if not self.done("naive"):
-            if c.naive:
-                self.train(["-m", f"optimizer={','.join(c.naive)}", "schedule=none",
-                            "regularization=none", "horizon=h100", *self.common("naive")])
-            if c.baselines:
-                self.train(["-m", f"optimizer={','.join(c.baselines)}", "schedule=warmup_cosine",
-                            "regularization=default", "horizon=h66", *self.common("naive")])
+            for args in self.naive_commands():
+                self.train(args)
             self.mark_done("naive", [self.root / "naive"])
         result = scoring.score_sweeps([self.root / "naive"], externals=c.externals)
         scoring.write_report(result, self.report / "naive")
@@ -169,15 +181,21 @@ class Reproduction:
     def reruns(self) -> pd.DataFrame:
         return lambda t: t[t.seed_index >= 1]  # type: ignore[return-value]
 
+    def select_commands(self, top: dict[tuple[str, str], list[int]]) -> list[list[str]]:
+        """Stage 3: re-run each search's top trials with ``seeds`` fresh seeds."""
+        c = self.cfg
+        return [[*self.search_args(algo, horizon),
+                 f"hydra.sweeper.trials=[{','.join(map(str, trials))}]",
+                 "hydra.sweeper.seed_start=1", f"hydra.sweeper.seeds={c.seeds}"]
+                for (algo, horizon), trials in top.items()]
+
     def stage_select(self) -> None:
         c = self.cfg
         chosen = self.done("select")
         if not chosen:
             top = self.top_trials()
-            for (algo, horizon), trials in top.items():
-                self.train([*self.search_args(algo, horizon),
-                            f"hydra.sweeper.trials=[{','.join(map(str, trials))}]",
-                            "hydra.sweeper.seed_start=1", f"hydra.sweeper.seeds={c.seeds}"])
+            for args in self.select_commands(top):
+                self.train(args)
             self.mark_done("select", self.search_dirs(),
                            {"top": {f"{a}/{h}": t for (a, h), t in top.items()}})
             chosen = self.done("select")
@@ -209,6 +227,50 @@ class Reproduction:
         return result
 
     # ------------------------------------------------------------------ driver
+    def dry_run(self, max_points: int = 2, log: Callable[[str], None] = print) -> int:
+        """Compose and validate every stage's commands for every algorithm; train nothing.
+
+        Naive and baseline multiruns: a covering set of their jobs (every optimizer and
+        every workload composed and validated at least once).  Each algorithm's search is
+        planned as the quasi-random sweeper plans it (space from the optimizer's spec,
+        knobs, points, run directories) for its first ``max_points`` trials on every
+        workload at its first horizon, on the first workload at the other horizons; the
+        re-run stage likewise with trials ``0..top_k-1`` and its fresh seeds.  Returns the
+        number of jobs composed and validated; raises :class:`ConfigError` naming the stage
+        and the command.
+        """
+        from hpfree.errors import ConfigError
+        from hpfree.preflight import check_command_line, check_search
+
+        def checked(stage: str, args: list[str], fn) -> int:
+            try:
+                n = fn(args)
+            except ConfigError as exc:
+                raise ConfigError(f"stage {stage}: hpfree-train {' '.join(args)}: {exc}") from None
+            log(f"[reproduce] dry run: stage {stage}: {n} jobs composed and valid: "
+                f"hpfree-train {' '.join(args)}")
+            return n
+
+        stages, total = self.cfg.stages, 0
+        if "naive" in stages:
+            for args in self.naive_commands():
+                total += checked("naive", args, lambda a: check_command_line(
+                    [x for x in a if x != "-m"], True, cover=True))
+        first = self.cfg.horizons[:1]
+        searches = [(a, h) for a in self.cfg.algorithms for h in self.cfg.horizons]
+        if "search" in stages:
+            for algo, horizon in searches:
+                total += checked("search", self.search_args(algo, horizon),
+                                 lambda a, h=horizon: check_search(
+                                     a, max_points=max_points,
+                                     workloads=None if h in first else 1))
+        if "select" in stages:
+            top = {key: list(range(self.cfg.top_k)) for key in searches}
+            for args, (algo, horizon) in zip(self.select_commands(top), searches):
+                total += checked("select", args, lambda a, h=horizon: check_search(
+                    a, workloads=None if h in first else 1))
+        return total
+
     def run(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         stages = self.cfg.stages

@@ -3,6 +3,7 @@
     hpfree-reproduce experiment=laptop
     hpfree-reproduce experiment=smoke num_points=4 report=docs/smoke-report
     hpfree-reproduce experiment=paper_full launcher=slurm
+    hpfree-reproduce experiment=paper_full dry_run=true    # validate every stage, train nothing
 
 Re-running the same command continues where it stopped.
 """
@@ -10,7 +11,9 @@ Re-running the same command continues where it stopped.
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
+import tempfile
 from typing import Optional
 
 import hydra
@@ -35,6 +38,15 @@ def task(cfg: DictConfig) -> None:
         print(f"hpfree-reproduce: error: {exc}", file=sys.stderr)
         sys.exit(2)
     command = "hpfree-reproduce " + " ".join(shlex.quote(a) for a in _ARGV)
+    if rcfg.dry_run:
+        try:
+            n = Reproduction(rcfg, command.strip()).dry_run()
+        except ConfigError as exc:
+            print(f"hpfree-reproduce: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        print(f"[reproduce] dry run: {n} jobs of every stage compose and validate; "
+              "nothing was trained")
+        return
     report = Reproduction(rcfg, command.strip()).run()
     print(f"[reproduce] report: {report / 'README.md'}")
 
@@ -42,8 +54,18 @@ def task(cfg: DictConfig) -> None:
 def main(argv: Optional[list[str]] = None) -> None:
     global _ARGV
     _ARGV = sys.argv[1:] if argv is None else list(argv)
-    sys.argv = [sys.argv[0], *_ARGV]
-    task()
+    extra: list[str] = []
+    scratch = None
+    if any(a.lower() in ("dry_run=true", "+dry_run=true") for a in _ARGV):
+        # A dry run writes nothing: Hydra's own run directory goes to a scratch directory.
+        scratch = tempfile.mkdtemp(prefix="hpfree-reproduce-dry-run-")
+        extra = [f"hydra.run.dir={scratch}"]
+    sys.argv = [sys.argv[0], *_ARGV, *extra]
+    try:
+        task()
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

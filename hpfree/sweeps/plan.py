@@ -18,7 +18,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
@@ -231,6 +231,86 @@ class JobResolver:
         sweep_dir = Path(str(OmegaConf.select(self.full, "hydra.sweep.dir")))
         subdir = str(OmegaConf.select(self.full, "hydra.sweep.subdir"))
         return sweep_dir, sweep_dir / subdir
+
+
+@dataclass
+class SweepPlan:
+    """Every job of a search, validated: what the sweeper launches and the manifest keeps."""
+
+    sweep_dir: Path
+    jobs: list[Job]
+    space: SearchSpace
+    settings: SweepSettings
+    name: str
+    command: dict[str, Any]
+
+
+def plan_sweep(config: DictConfig, arguments: Sequence[str],
+               compose: Callable[[list[str]], DictConfig], search_space: Any,
+               num_points: Optional[int] = None, seed: int = 0, seeds: int = 1,
+               seed_start: int = 0, trials: Optional[Sequence[int]] = None,
+               params: Optional[Mapping[str, Any]] = None,
+               workloads: Optional[int] = None) -> SweepPlan:
+    """Plan a quasi-random search and validate every job before anything runs.
+
+    Args:
+      config: the primary config composed from ``arguments`` (with its ``hydra`` node).
+      arguments: the command line's task overrides.
+      compose: ``overrides -> config`` (with ``hydra``), as Hydra composes one job's config:
+        the sweeper passes Hydra's config loader, ``hpfree-reproduce``'s dry run Hydra's
+        compose API.
+      search_space: ``hydra.sweeper.search_space`` (``auto``: the optimizer's own).
+      num_points, seed, seeds, seed_start, trials, params: the sweeper's knobs.
+      workloads: plan only the suite's first ``workloads`` workloads (dry runs).
+
+    Raises:
+      ConfigError: one line for the first bad space, knob, point or job.
+    """
+    from hpfree.run_naming import register_resolver
+    from hpfree.sweeps.space import resolve_auto
+
+    register_resolver()
+    params = dict(params or {})
+    node = resolve_auto(search_space, OmegaConf.select(config, "optimizer.name"))
+    space = SearchSpace.from_config(node)
+    settings = SweepSettings(seed=int(seed), num_points=num_points,
+                             trials=None if trials is None else list(trials), seeds=int(seeds),
+                             seed_start=int(seed_start))
+    settings.check()
+    unknown = sorted(set(params) - {"workload"})
+    if unknown:
+        raise ConfigError(f"hydra.sweeper.params.{unknown[0]} is not supported by the "
+                          "quasirandom sweeper; add a search-space dimension or set it on "
+                          "the command line")
+    user_args = split_user_args(arguments, space)
+    explicit = [a.split("=", 1)[1] for a in arguments
+                if override_key(a) == "sweep_name" and "=" in a]
+    names = suite_workloads(config, params)
+    name = explicit[-1] if explicit else sweep_name(space, settings, config, user_args)
+    names = names[:workloads] if workloads is not None else names
+    bases = {}
+    for wl in names:
+        base = compose([*user_args, f"workload={wl}", f"sweep_name={name}", "trial=0"])
+        check_knobs(space, base, wl)
+        bases[wl] = JobResolver(base)
+    jobs = make_jobs(space, settings, names, user_args, name)
+    sweep_dirs = set()
+    for job in jobs:
+        sweep_dir, run_dir = bases[job.workload](job)
+        sweep_dirs.add(sweep_dir)
+        job.key = str(run_dir.relative_to(sweep_dir))
+    if len(sweep_dirs) > 1:
+        raise ConfigError(f"jobs resolve to several sweep directories: {sorted(sweep_dirs)}")
+    hydra_args = [str(a) for a in (OmegaConf.select(config, "hydra.overrides.hydra") or [])]
+    launcher = OmegaConf.select(config, "hydra.launcher")
+    command = {
+        "argv": [*hydra_args, *[a for a in arguments if override_key(a) != "sweep_name"],
+                 f"sweep_name={name}"],
+        "cwd": str(Path.cwd()),
+        "launcher": OmegaConf.to_container(launcher, resolve=False) if launcher else {},
+    }
+    return SweepPlan(sweep_dirs.pop() if sweep_dirs else Path("."), jobs, space, settings,
+                     name, command)
 
 
 def _point_text(point: Mapping[str, Any]) -> str:

@@ -80,54 +80,14 @@ class QuasiRandomSweeper(Sweeper):
 
     def _plan(self, arguments: List[str]):
         """Validate everything; returns (sweep dir, jobs, space, settings, name, command)."""
-        from hpfree.errors import ConfigError
-        from hpfree.run_naming import register_resolver
         from hpfree.sweeps import plan
-        from hpfree.sweeps.space import SearchSpace, resolve_auto
 
         assert self.config is not None
-        register_resolver()
-        node = resolve_auto(self.search_space, OmegaConf.select(self.config, "optimizer.name"))
-        space = SearchSpace.from_config(node)
-        settings = plan.SweepSettings(seed=int(self.seed), num_points=self.num_points,
-                                      trials=self.trials, seeds=int(self.seeds),
-                                      seed_start=int(self.seed_start))
-        settings.check()
-        unknown = sorted(set(self.params) - {"workload"})
-        if unknown:
-            raise ConfigError(f"hydra.sweeper.params.{unknown[0]} is not supported by the "
-                              "quasirandom sweeper; add a search-space dimension or set it on "
-                              "the command line")
-        user_args = plan.split_user_args(arguments, space)
-        explicit = [a.split("=", 1)[1] for a in arguments
-                    if plan.override_key(a) == "sweep_name" and "=" in a]
-        workloads = plan.suite_workloads(self.config, self.params)
-        name = explicit[-1] if explicit else plan.sweep_name(space, settings, self.config,
-                                                             user_args)
-        bases = {}
-        for wl in workloads:
-            bases[wl] = self._compose([*user_args, f"workload={wl}", f"sweep_name={name}",
-                                       "trial=0"])
-            plan.check_knobs(space, bases[wl], wl)
-            bases[wl] = plan.JobResolver(bases[wl])
-        jobs = plan.make_jobs(space, settings, workloads, user_args, name)
-        sweep_dirs = set()
-        for job in jobs:
-            sweep_dir, run_dir = bases[job.workload](job)
-            sweep_dirs.add(sweep_dir)
-            job.key = str(run_dir.relative_to(sweep_dir))
-        if len(sweep_dirs) > 1:
-            raise ConfigError(f"jobs resolve to several sweep directories: {sorted(sweep_dirs)}")
-        sweep_dir = sweep_dirs.pop()
-        hydra_args = list(OmegaConf.to_container(self.config.hydra.overrides.hydra))
-        command = {
-            "argv": [*hydra_args, *[a for a in arguments
-                                    if plan.override_key(a) != "sweep_name"],
-                     f"sweep_name={name}"],
-            "cwd": str(Path.cwd()),
-            "launcher": OmegaConf.to_container(self.config.hydra.launcher, resolve=False),
-        }
-        return sweep_dir, jobs, space, settings, name, command
+        p = plan.plan_sweep(self.config, list(arguments), self._compose,
+                            search_space=self.search_space, num_points=self.num_points,
+                            seed=self.seed, seeds=self.seeds, seed_start=self.seed_start,
+                            trials=self.trials, params=self.params)
+        return p.sweep_dir, p.jobs, p.space, p.settings, p.name, p.command
 
     # -- launching ------------------------------------------------------------------------
 
