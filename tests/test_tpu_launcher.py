@@ -301,3 +301,19 @@ def test_remote_scripts_quote_and_stop_only_their_run(tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_the_tpu_backend_lists_the_jobs_its_journal_names(tmp_path):
+    import json
+
+    from hpfree.sweeps import backends
+    from hpfree.tpu.backend import JOURNAL
+
+    assert "tpu" not in [b.name for b in backends.owning(tmp_path)]
+    lines = [json.dumps({"run_dir": str((tmp_path / "digits_mlp" / f"r{i}").resolve()),
+                         "overrides": [f"seed={i}"], "outcome": "completed"}) for i in (0, 1)]
+    (tmp_path / JOURNAL).write_text("\n".join(lines) + '\n{"run_dir": "cut by a ki')
+    assert "tpu" in [b.name for b in backends.owning(tmp_path)]
+    assert backends.submitted(tmp_path) == {"digits_mlp/r0": ["seed=0"],
+                                           "digits_mlp/r1": ["seed=1"]}
+    assert backends.live(tmp_path) == {}  # nothing queued: jobs run while the sweep waits

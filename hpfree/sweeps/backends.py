@@ -15,8 +15,8 @@ plug-in registry (entry points, like optimizers and workloads):
   rendering them.
 
 ``local`` (Hydra's basic launcher, this machine) holds nothing beyond the run directories'
-locks; ``slurm`` is :mod:`hpfree.slurm.backend`.  The TPU launcher runs its jobs while the
-sweep command waits, so it needs no back-end of its own.
+locks; ``slurm`` is :mod:`hpfree.slurm.backend`, ``tpu`` :mod:`hpfree.tpu.backend` (its jobs
+run while the sweep command waits: it lists what it was handed, nothing is queued).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class BackendSpec:
 
 
 REGISTRY: Registry[BackendSpec] = Registry("hpfree.backends", "queue back-end", BackendSpec,
-                                           fallback=("hpfree.sweeps", "hpfree.slurm"))
+                                           fallback=("hpfree.sweeps", "hpfree.slurm", "hpfree.tpu"))
 
 LOCAL = BackendSpec("local", owns=lambda d: False, live=lambda d: {}, submitted=lambda d: {})
 

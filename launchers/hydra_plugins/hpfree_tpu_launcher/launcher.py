@@ -20,9 +20,9 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-log = logging.getLogger(__name__)
+from hpfree.tpu.backend import JOURNAL
 
-JOURNAL = "tpu_launcher.jsonl"
+log = logging.getLogger(__name__)
 
 
 class TPURunFailed(RuntimeError):
