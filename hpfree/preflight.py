@@ -15,10 +15,10 @@ from typing import Any, Iterable, Optional
 
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import OmegaConf, open_dict, read_write
+from omegaconf import OmegaConf
 
 from hpfree.errors import ConfigError
-from hpfree.validation import register_configs, validate
+from hpfree.validation import register_configs, validate, without_hydra
 from hpfree.run_naming import register_resolver
 
 CONFIG_MODULE = "hpfree.conf"
@@ -57,14 +57,6 @@ def one_line(exc: BaseException) -> str:
     out = "; ".join(parts) or type(exc).__name__
     out = out.replace("In 'config': ", "").replace(".;", ";")
     return re.sub(r"\s+", " ", out)
-
-
-def without_hydra(cfg):
-    """The task's config (Hydra's node removed), keeping its structured type."""
-    task = copy.deepcopy(cfg)
-    with read_write(task), open_dict(task):
-        del task["hydra"]
-    return task
 
 
 def _compose(overrides: list[str]):

@@ -13,10 +13,11 @@ and checks the pairs (a workload and the runner that can execute it); errors are
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
 from hpfree.config import (HorizonConfig, RegularizationConfig, ScheduleConfig, SuiteConfig,
@@ -50,6 +51,14 @@ def register_configs() -> None:
     for name, spec in logger_registry.all_specs().items():
         cs.store(group="logger", name=name, node=spec.config_cls(name=name))
     _REGISTERED = True
+
+
+def without_hydra(cfg):
+    """The task's config (Hydra's node removed), keeping its structured type."""
+    task = copy.deepcopy(cfg)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    return task
 
 
 def _short(exc: Exception) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from hpfree.errors import ConfigError
-from hpfree.validation import validate
+from hpfree.validation import validate, without_hydra
 from hpfree.sweeps.space import SearchSpace, format_value
 
 # The paper draws 200 points per search.
@@ -210,8 +210,6 @@ class JobResolver:
     """
 
     def __init__(self, base: DictConfig) -> None:
-        from hpfree.preflight import without_hydra
-
         self.full = copy.deepcopy(base)
         self.task = without_hydra(base)
 
