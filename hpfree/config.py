@@ -112,6 +112,10 @@ class RunnerConfig:
     checkpoint_every_s: float = 30.0
     stop_at_target: bool = False
     compilation_cache: bool = True
+    # The on-disk cache of generated data sets (hpfree.workloads.datacache).
+    data_cache: bool = True
+    # Points of a search trained together in one vmapped scan (docs/speed.md).
+    trial_batch: int = 1
     # Fields used only by the AlgoPerf runner.
     data_dir: Optional[str] = None
     algoperf_workload: Optional[str] = None
@@ -124,6 +128,7 @@ class RunnerConfig:
             f"runner.name={self.name!r} is unknown; choose embedded or algoperf",
         )
         check(self.checkpoint_every_s >= 0, "runner.checkpoint_every_s must be >= 0")
+        check(self.trial_batch >= 1, f"runner.trial_batch={self.trial_batch} must be >= 1")
 
 
 @dataclass

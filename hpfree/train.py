@@ -25,7 +25,11 @@ _CACHE_READY = False
 
 
 def enable_compilation_cache(path: Optional[str] = None) -> None:
-    """Turn on JAX's persistent compilation cache (``$HPFREE_JAX_CACHE`` or ~/.cache)."""
+    """Turn on JAX's persistent compilation cache (``$HPFREE_JAX_CACHE`` or ~/.cache).
+
+    Programs that compile in under ``$HPFREE_JAX_CACHE_MIN_S`` seconds (default 0.5) are
+    not stored.
+    """
     global _CACHE_READY
     if _CACHE_READY:
         return
@@ -34,7 +38,8 @@ def enable_compilation_cache(path: Optional[str] = None) -> None:
     path = path or os.environ.get("HPFREE_JAX_CACHE") or str(
         Path.home() / ".cache" / "hpfree" / "jax")
     jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                      float(os.environ.get("HPFREE_JAX_CACHE_MIN_S", "0.5")))
     _CACHE_READY = True
 
 
