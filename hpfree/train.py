@@ -85,6 +85,9 @@ def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
 
     if tcfg.runner.compilation_cache:
         enable_compilation_cache()
+    from hpfree.workloads import datacache
+
+    datacache.set_enabled(None if tcfg.runner.data_cache else False)
     record = new_record(tcfg, run_dir)
     if existing is not None:
         record.started_at = existing.started_at or record.started_at
