@@ -1,11 +1,12 @@
-"""Structured configs for one training run, registered in Hydra's ConfigStore.
+"""Structured configs of the core groups of one training run (dataclasses only).
 
-Every config group under ``conf/`` has a dataclass schema here (or, for optimizers and
-workloads, in the module that implements them, registered through their registries).  The
-schemas give Hydra its strictness (a misspelled key or a wrong type fails at composition)
-and ``__post_init__`` gives the range checks (horizon in (0, 1], non-negative weight decay,
-dropout in [0, 1)).  ``validate(cfg)`` turns a composed DictConfig into these objects and
-raises :class:`ConfigError` with one line naming the bad value and what is allowed.
+Every core config group under ``conf/`` (horizon, schedule, regularization, suite) has a
+dataclass schema here; optimizers, workloads and runners declare theirs in their plug-in
+specs (``hpfree.optimizers.registry``, ``hpfree.workloads.registry``,
+``hpfree.runners.registry``).  The schemas give Hydra its strictness (a misspelled key or a
+wrong type fails at composition) and ``__post_init__`` gives the range checks.  Storing them
+in Hydra's ConfigStore and turning a composed config into these objects is
+``hpfree.validation``'s job; this module imports no registry, so everything can import it.
 """
 
 from __future__ import annotations
@@ -14,19 +15,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import MISSING
 
-
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message is one line meant for the user."""
-
-
-def check(condition: bool, message: str) -> None:
-    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
-    if not condition:
-        raise ConfigError(message)
+from hpfree.errors import ConfigError, check  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -99,16 +90,17 @@ class RegularizationConfig:
 
 @dataclass
 class RunnerConfig:
-    """Which runner executes the run, and its knobs.
+    """Knobs every runner has; each runner's spec declares a subclass with its own.
 
-    ``embedded``: our jit + ``lax.scan`` loop on built-in workloads.  ``algoperf``: the
-    AlgoPerf JAX submission runner (see ``hpfree.runners.algoperf``).
+    Evaluations are the runner's natural checkpoints; ``checkpoint_every_s`` bounds how often
+    (in wall seconds) one is written (0 = at every evaluation), besides on a stop signal and
+    at the end.  ``stop_at_target`` ends a run at its first evaluation reaching the target.
+    ``compilation_cache`` turns on JAX's persistent compilation cache, ``data_cache`` the
+    on-disk cache of generated data sets; ``trial_batch`` is how many points of a search one
+    job trains together (with a runner that can, see docs/speed.md).
     """
 
-    name: str = "embedded"
-    # Evaluations are the chunk boundaries of the scanned loop; checkpoints are written there,
-    # at most every ``checkpoint_every_s`` seconds of wall time (0 = at every evaluation),
-    # and always on a stop signal and at the end.
+    name: str = MISSING
     checkpoint_every_s: float = 30.0
     stop_at_target: bool = False
     compilation_cache: bool = True
@@ -116,17 +108,8 @@ class RunnerConfig:
     data_cache: bool = True
     # Points of a search trained together in one vmapped scan (docs/speed.md).
     trial_batch: int = 1
-    # Fields used only by the AlgoPerf runner.
-    data_dir: Optional[str] = None
-    algoperf_workload: Optional[str] = None
-    framework: str = "jax"
-    extra_flags: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check(
-            self.name in ("embedded", "algoperf"),
-            f"runner.name={self.name!r} is unknown; choose embedded or algoperf",
-        )
         check(self.checkpoint_every_s >= 0, "runner.checkpoint_every_s must be >= 0")
         check(self.trial_batch >= 1, f"runner.trial_batch={self.trial_batch} must be >= 1")
 
@@ -148,8 +131,10 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     regularization: RegularizationConfig = field(default_factory=RegularizationConfig)
     workload: Any = MISSING
-    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    runner: Any = MISSING
     suite: SuiteConfig = field(default_factory=SuiteConfig)
+    # Where curves go besides the run directory (``logger=tensorboard|wandb``).
+    logger: Any = None
     seed: int = 0
     # Where single runs and sweeps live; run directories are named by content.
     runs_dir: str = "runs"
@@ -160,63 +145,6 @@ class TrainConfig:
     seed_index: int = 0
     force: bool = False
     progress: bool = True
-
-
-def register_configs() -> None:
-    """Register the top-level and group schemas in Hydra's ConfigStore (idempotent)."""
-    from hpfree.optimizers import registry as optimizer_registry
-    from hpfree.workloads import registry as workload_registry
-
-    cs = ConfigStore.instance()
-    cs.store(name="base_train", node=TrainConfig)
-    cs.store(group="horizon", name="base_horizon", node=HorizonConfig)
-    cs.store(group="schedule", name="base_schedule", node=ScheduleConfig)
-    cs.store(group="regularization", name="base_regularization", node=RegularizationConfig)
-    cs.store(group="runner", name="base_runner", node=RunnerConfig)
-    cs.store(group="suite", name="base_suite", node=SuiteConfig)
-    for name, spec in optimizer_registry.all_specs().items():
-        cs.store(group="optimizer", name=f"base_{name}", node=spec.config_cls)
-    for name, cls in workload_registry.all_config_classes().items():
-        cs.store(group="workload", name=f"base_{name}", node=cls)
-
-
-def _short(exc: Exception) -> str:
-    """First line of an OmegaConf/validation error, without its full-key trailer."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text
-
-
-def validate(cfg: DictConfig | TrainConfig) -> TrainConfig:
-    """Return the typed config, running every group's range checks.
-
-    Raises :class:`ConfigError` (one line) for bad values, unknown optimizers or workloads.
-    """
-    from hpfree.optimizers import registry as optimizer_registry
-    from hpfree.workloads import registry as workload_registry
-
-    if isinstance(cfg, TrainConfig):
-        return cfg
-    try:
-        opt_name = OmegaConf.select(cfg, "optimizer.name")
-        wl_name = OmegaConf.select(cfg, "workload.name")
-    except OmegaConfBaseException as exc:  # pragma: no cover - defensive
-        raise ConfigError(_short(exc)) from None
-    optimizer_registry.get(opt_name)  # one-line error for unknown names
-    workload_registry.get_config_class(wl_name)
-    try:
-        obj = OmegaConf.to_object(cfg)
-    except ConfigError:
-        raise
-    except OmegaConfBaseException as exc:
-        raise ConfigError(_short(exc)) from None
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(_short(exc)) from None
-    if not isinstance(obj, TrainConfig):
-        raise ConfigError("the composed config is not a TrainConfig (missing `base_train` default?)")
-    needs = workload_registry.get_class(wl_name).runner
-    check(needs == obj.runner.name,
-          f"workload {wl_name!r} runs with runner={needs}, not runner={obj.runner.name}")
-    return obj
 
 
 def to_plain(obj: Any) -> Any:

@@ -17,7 +17,8 @@ from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf, open_dict, read_write
 
-from hpfree.config import ConfigError, register_configs, validate
+from hpfree.errors import ConfigError
+from hpfree.validation import register_configs, validate
 from hpfree.run_naming import register_resolver
 
 CONFIG_MODULE = "hpfree.conf"

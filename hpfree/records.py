@@ -22,7 +22,7 @@ from typing import Any, Iterable, Optional
 
 import pandas as pd
 
-from hpfree.io import atomic_write_json, read_json
+from hpfree.io import atomic_write_json, atomic_write_text, read_json
 
 SCHEMA_VERSION = 1
 RECORD = "record.json"
@@ -85,6 +85,69 @@ def _finite(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_finite(v) for v in obj]
     return obj
+
+
+def reached(value: float, target: float, direction: str) -> bool:
+    """AlgoPerf's non-strict comparison: ≤ target when lower is better, ≥ otherwise."""
+    if value is None or not math.isfinite(value):
+        return False
+    return value <= target if direction == "min" else value >= target
+
+
+def _finite_or_none(x: Optional[float]) -> Optional[float]:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def summarize(record: RunRecord, rows: list[dict[str, Any]]) -> RunRecord:
+    """Fill ``record``'s results from its curve rows (one per evaluation, in step order).
+
+    Every runner calls this, so every record means the same: ``ttt_steps``/``ttt_seconds``
+    are the step and accumulated training time of the first evaluation reaching the target
+    (AlgoPerf's non-strict comparison), ``best_metric``/``final_metric`` the best and last
+    finite validation values, ``train_seconds``/``eval_seconds`` the last row's accumulated
+    times.  Rows carry ``step``, ``train_seconds``, ``eval_seconds`` and
+    ``validation/<record.metric>``.  Status, steps and preemptions are the runner's.
+    """
+    col = f"validation/{record.metric}"
+    values = [float(r.get(col, float("nan"))) for r in rows]
+    record.ttt_steps = record.ttt_seconds = None
+    for row, value in zip(rows, values):
+        if reached(value, record.target, record.direction):
+            record.ttt_steps = int(row["step"])
+            record.ttt_seconds = float(row["train_seconds"])
+            break
+    finite = [v for v in values if math.isfinite(v)]
+    best = (min(finite) if record.direction == "min" else max(finite)) if finite else None
+    record.best_metric = _finite_or_none(best)
+    record.final_metric = _finite_or_none(values[-1]) if values else None
+    if rows:
+        last = rows[-1]
+        train = float(last.get("train_seconds", float("nan")))
+        evals = float(last.get("eval_seconds", float("nan")))
+        record.train_seconds = train if math.isfinite(train) else 0.0
+        record.eval_seconds = evals if math.isfinite(evals) else 0.0
+    return record
+
+
+def write_curve(run_dir: str | Path, rows: list[dict[str, Any]]) -> Optional[Path]:
+    """``curve.csv``: one row per evaluation, columns in order of first appearance.
+
+    Floats are written with ``repr`` (round-trip exact), missing cells empty.  Atomic; not
+    fsynced (it is rewritten at every evaluation; the record is the durable summary).
+    """
+    if not rows:
+        return None
+    cols: list[str] = []
+    for r in rows:
+        cols += [c for c in r if c not in cols]
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return ""
+        return repr(float(v)) if isinstance(v, float) else str(v)
+
+    lines = [",".join(cols)] + [",".join(cell(r.get(c)) for c in cols) for r in rows]
+    return atomic_write_text(Path(run_dir) / CURVE, "\n".join(lines) + "\n", durable=False)
 
 
 def now() -> str:

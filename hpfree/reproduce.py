@@ -56,10 +56,10 @@ class ReproduceConfig:
     sweep_seed: int = 0
     launcher: str = "local"
     runner: str = "embedded"
-    # search_space per algorithm (others use `default_search_space`).
-    search_spaces: dict[str, str] = field(default_factory=lambda: {
-        "adamw": "nadamw", "nadamw": "nadamw"})
-    default_search_space: str = "lr_free"
+    # The search space of each algorithm: its optimizer spec's own (`search_space=auto`)
+    # unless `search_spaces` names another for it.
+    search_spaces: dict[str, str] = field(default_factory=dict)
+    default_search_space: str = "auto"
     externals: list[str] = field(default_factory=list)
     baselines_in_leaderboard: bool = True  # stage-1 AdamW/NadamW defaults join the final pool
     overrides: list[str] = field(default_factory=list)  # added to every training job
@@ -67,7 +67,7 @@ class ReproduceConfig:
                                                        "leaderboard"])
 
     def __post_init__(self) -> None:
-        from hpfree.config import ConfigError
+        from hpfree.errors import ConfigError
 
         for knob in ("num_points", "top_k", "seeds"):
             if getattr(self, knob) < 1:

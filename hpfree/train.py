@@ -16,8 +16,11 @@ from typing import Callable, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from hpfree import checkpoint, records
-from hpfree.config import TrainConfig, to_plain, validate
+from hpfree.config import TrainConfig, to_plain
+from hpfree.validation import validate
 from hpfree.io import atomic_write_text
+from hpfree.loggers import registry as loggers
+from hpfree.runners import registry as runner_registry
 from hpfree.sweeps import locking
 from hpfree.tpu import multihost
 
@@ -91,10 +94,7 @@ def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
     record = new_record(tcfg, run_dir)
     if existing is not None:
         record.started_at = existing.started_at or record.started_at
-    if tcfg.runner.name == "algoperf":
-        from hpfree.runners import algoperf as runner_mod
-    else:
-        from hpfree.runners import embedded as runner_mod
+    runner = runner_registry.get(tcfg.runner.name)
 
     metric = tcfg.workload.metric
 
@@ -102,15 +102,23 @@ def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
         log(f"[hpfree] step {row['step']:>6}  train_loss {row['train_loss']:.4f}  "
             f"val {metric} {row[f'validation/{metric}']:.4f}  ({row['train_seconds']:.1f}s)")
 
+    tracker = loggers.open_tracker(tcfg, run_dir, record)
+
+    def on_eval(row):
+        tracker.log(row)
+        if tcfg.progress:
+            print_progress(row)
+
     try:
-        record = runner_mod.run(tcfg, run_dir, record, handle_signals=handle_signals,
-                                on_eval=print_progress if tcfg.progress else None)
+        record = runner.run(tcfg, run_dir, record, handle_signals=handle_signals,
+                            on_eval=on_eval)
     except Exception as exc:  # a failed run is recorded, never crashes a sweep
         record.status = "failed"
         record.error = f"{type(exc).__name__}: {exc}"
         (run_dir / "error.log").write_text(traceback.format_exc())
     record.finished_at = records.now()
     records.write(run_dir, record)
+    tracker.finish(record)
     return record
 
 

@@ -22,7 +22,7 @@ import optax
 from hydra import compose, initialize_config_module
 
 from hpfree.algorithm import build_algorithm
-from hpfree.config import register_configs, validate
+from hpfree.validation import register_configs, validate
 from hpfree.optimizers import registry
 
 IN, OUT, DEPTH, BATCH = 512, 10, 4, 128

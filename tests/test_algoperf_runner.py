@@ -36,7 +36,8 @@ from hydra.core.global_hydra import GlobalHydra
 
 from hpfree import records, train
 from hpfree.algorithm import build_algorithm
-from hpfree.config import ConfigError, register_configs, validate
+from hpfree.errors import ConfigError
+from hpfree.validation import register_configs, validate
 from hpfree.run_naming import register_resolver
 from hpfree.runners import algoperf as ap
 from hpfree.runners import algoperf_submission as sub
@@ -338,10 +339,13 @@ def test_algoperf_workload_configs(name, tmp_path):
 
 
 def test_every_table2_workload_has_a_config():
+    from hpfree.workloads import registry as workload_registry
+
     assert set(algoperf_specs.BASE_WORKLOADS) == set(TABLE2)
-    conf = Path(__file__).resolve().parents[1] / "conf" / "workload"
     for name in algoperf_specs.ALL_WORKLOADS:
-        assert (conf / f"algoperf_{name}.yaml").exists(), name
+        cfg = workload_registry.default_config(f"algoperf_{name}")
+        assert cfg.algoperf_name == algoperf_specs.ALL_WORKLOADS[name].algoperf_name
+        assert cfg.max_steps == algoperf_specs.ALL_WORKLOADS[name].max_steps
 
 
 def test_runner_options_reach_the_flags(tmp_path):

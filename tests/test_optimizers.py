@@ -18,7 +18,8 @@ from hydra.core.global_hydra import GlobalHydra
 
 from hpfree import hparams
 from hpfree.algorithm import build_algorithm
-from hpfree.config import ConfigError, register_configs, validate
+from hpfree.errors import ConfigError
+from hpfree.validation import register_configs, validate
 from hpfree.optimizers import registry
 from hpfree.preflight import check_command_line
 from hpfree.runners.embedded import TrainState, make_chunk_fn

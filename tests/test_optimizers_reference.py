@@ -36,7 +36,7 @@ from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
 from hpfree.algorithm import build_algorithm
-from hpfree.config import register_configs, validate
+from hpfree.validation import register_configs, validate
 from hpfree.optimizers import registry
 
 DATA = Path(__file__).parent / "data" / "reference_trajectories.npz"

@@ -9,8 +9,8 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from hpfree.config import ConfigError
-from hpfree.sweeps.space import SearchSpace, format_value
+from hpfree.errors import ConfigError
+from hpfree.sweeps.space import SearchSpace, format_value, resolve_auto
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,9 +129,27 @@ def test_table3_and_appendix_a_spaces():
                          ids=lambda p: p.stem)
 def test_every_shipped_space_is_valid(path):
     cfg = OmegaConf.load(path)
-    s = SearchSpace.from_config(OmegaConf.to_container(cfg.hydra.sweeper.search_space))
-    assert s.name == path.stem
+    node = OmegaConf.to_container(cfg.hydra.sweeper.search_space)
+    if path.stem == "auto":  # the optimizer's own space: resolved from its spec
+        node = resolve_auto(node, "dog")
+        assert node["name"] == "lr_free_no_betas"
+    s = SearchSpace.from_config(node)
+    assert s.name == (path.stem if path.stem != "auto" else "lr_free_no_betas")
     assert len(s.points(range(5), seed=0)) == 5
+
+
+def test_auto_asks_the_optimizer_spec_and_every_spec_names_a_usable_space():
+    from hpfree.optimizers import registry
+
+    for name, spec in registry.all_specs().items():
+        space = SearchSpace.from_config(resolve_auto({"name": "auto"}, name))
+        knobs = {d.knob.split(".", 1)[1] for d in space.dimensions
+                 if d.knob.startswith("optimizer.")}
+        assert knobs <= set(spec.knobs()), (name, knobs)
+    explicit = {"name": "x", "dimensions": {"a": {"knob": "seed", "values": [1]}}}
+    assert resolve_auto(explicit, "dog") is explicit
+    with pytest.raises(ConfigError, match="unknown optimizer"):
+        resolve_auto({"name": "auto"}, "nope")
 
 
 @pytest.mark.parametrize("value", [0.00123, 1e-05, 0.1, 3, True, False, "warmup_cosine",

@@ -229,7 +229,7 @@ def test_plain_multirun_resubmits_only_the_cancelled_job(tmp_path):
     wait_until(lambda: not _run(["squeue", "-h", "-j", jobs[0]["job_id"].split("_")[0]]).stdout,
                120, "the array to leave the queue")
 
-    jobs_cli = [sys.executable, "-m", "hydra_plugins.hpfree_slurm_launcher.jobs"]
+    jobs_cli = [sys.executable, "-m", "hpfree.slurm.jobs"]
     status = subprocess.run([*jobs_cli, "status", str(sweep)], capture_output=True, text=True,
                             env=cli_env(tmp_path), cwd=tmp_path, check=True).stdout
     assert status.count("resubmit") == 1 and "done" in status, status

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from conftest import FAST, REPO, hpfree
 from hpfree import records
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
 from hpfree.sweeps import locking, manifest, plan, status
 from hpfree.sweeps.space import SearchSpace
 
@@ -214,17 +214,27 @@ def test_status_summary_counts_per_state_workload_and_trial(tmp_path):
     assert "2 jobs can be relaunched" in text
 
 
-def test_jobs_slurm_has_queued_or_running_are_never_relaunched(tmp_path):
+def test_jobs_slurm_has_queued_or_running_are_never_relaunched(tmp_path, monkeypatch):
+    from hpfree.slurm import backend as slurm_backend
+    from hpfree.slurm import jobs as slurm_jobs
+
     write_record(tmp_path / "requeued", "preempted")
     write_record(tmp_path / "done", "completed")
-    assert status.job_state(tmp_path / "pending", "PENDING") == "queued"
-    assert status.job_state(tmp_path / "requeued", "REQUEUED") == "queued"
-    assert status.job_state(tmp_path / "starting", "RUNNING") == "running"
-    assert status.job_state(tmp_path / "done", "COMPLETING") == "completed"  # record wins
+    # The SLURM back-end turns SLURM's states into the sweep tools' running / queued.
+    monkeypatch.setattr(slurm_jobs, "live_jobs", lambda d: {
+        "pending": "PENDING", "requeued": "REQUEUED", "starting": "RUNNING",
+        "done": "COMPLETING"})
+    live = slurm_backend.live(tmp_path)
+    assert live == {"pending": "queued", "requeued": "queued", "starting": "running",
+                    "done": "running"}
+    assert status.job_state(tmp_path / "pending", live["pending"]) == "queued"
+    assert status.job_state(tmp_path / "requeued", live["requeued"]) == "queued"
+    assert status.job_state(tmp_path / "starting", live["starting"]) == "running"
+    assert status.job_state(tmp_path / "done", live["done"]) == "completed"  # record wins
     js = [plan.Job(k, 0, 0, 0, "a", {}, {}, []) for k in ("pending", "requeued", "gone")]
-    states = status.job_states(tmp_path, js, live={"pending": "PENDING", "requeued": "REQUEUED"})
+    states = status.job_states(tmp_path, js, live={"pending": "queued", "requeued": "queued"})
     assert states == {"pending": "queued", "requeued": "queued", "gone": "missing"}
-    assert status.slurm_live(tmp_path) == {}  # no slurm_jobs.json: SLURM is not asked
+    assert status.live_jobs(tmp_path) == {}  # no slurm_jobs.json: SLURM is not asked
 
 
 def plain_multirun(sweep: Path) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 from conftest import REPO, cli_env
 from hpfree import records
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
 from hpfree.tpu import remote
 from hpfree.tpu.pool import classify
 from hpfree.tpu.slices import parse_slices

@@ -17,11 +17,14 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
 from hpfree.reproduce import ReproduceConfig, Reproduction
 
 ConfigStore.instance().store(name="base_reproduce", node=ReproduceConfig)
 _ARGV: list[str] = []
+
+# One line for `hpfree-train --help`'s list of commands.
+SUMMARY = "the paper's protocol (naive, search, top-k re-runs, leaderboard) at any scale"
 
 
 @hydra.main(config_path="pkg://hpfree.conf", config_name="reproduce", version_base=None)

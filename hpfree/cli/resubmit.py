@@ -16,7 +16,10 @@ import argparse
 import sys
 from typing import Optional
 
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
+
+# One line for `hpfree-train --help`'s list of commands.
+SUMMARY = "relaunch a sweep's missing, failed and preempted jobs (never a final one)"
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -20,6 +20,9 @@ from hpfree.io import atomic_write_text
 
 PROG = "hpfree-score"
 
+# One line for `hpfree-train --help`'s list of commands.
+SUMMARY = "sweeps -> time-to-target, performance profiles, benchmark score, tables, plots"
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not usage + message

@@ -14,7 +14,10 @@ import argparse
 import sys
 from typing import Optional
 
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
+
+# One line for `hpfree-train --help`'s list of commands.
+SUMMARY = "a sweep's jobs per state, per workload and per trial"
 
 
 def main(argv: Optional[list[str]] = None) -> None:

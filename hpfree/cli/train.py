@@ -16,14 +16,18 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from hpfree.config import ConfigError, register_configs
+from hpfree.errors import ConfigError
 from hpfree.run_naming import register_resolver
+from hpfree.validation import register_configs
 
 register_configs()
 register_resolver()
 
-_NO_PREFLIGHT = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
+_NO_PREFLIGHT = {"--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
                  "--shell-completion", "-sc", "--resolve", "--package", "-p"}
+
+# One line for `hpfree-train --help`'s list of commands.
+SUMMARY = "train one run, a multirun (-m) or a quasi-random search"
 
 
 @hydra.main(config_path="pkg://hpfree.conf", config_name="config", version_base=None)
@@ -56,7 +60,19 @@ def _split_argv(argv: list[str]) -> tuple[list[str], bool, bool]:
 
 def main(argv: Optional[list[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if "--help" in argv or "-h" in argv:
+        from hpfree.cli.help import page
+
+        print(page())
+        return
     overrides, multirun, skip = _split_argv(argv)
+    presets = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] == "experiment"]
+    if presets:
+        value = presets[0].split("=", 1)[-1]
+        print(f"hpfree-train: error: {presets[0]} is a preset of the paper's protocol: run it "
+              f"with hpfree-reproduce experiment={value} (hpfree-reproduce --help)",
+              file=sys.stderr)
+        sys.exit(2)
     if not skip:
         from hpfree.preflight import check_command_line
 

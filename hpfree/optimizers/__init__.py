@@ -1,4 +1,5 @@
-"""Optimizers: one small module per family, each registering an ``OptimizerSpec``."""
+"""Optimizers: one small module per family, each defining ``OptimizerSpec`` objects that
+reach the registry through the ``hpfree.optimizers`` entry points (see ``registry``)."""
 
 from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec, all_specs, get, register
 

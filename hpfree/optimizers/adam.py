@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from hpfree.optimizers import common
-from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec, register
+from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 
 @dataclass
@@ -97,7 +97,8 @@ def build_nadamw(cfg: NadamWConfig, lr: optax.Schedule, weight_decay: float):
     return nadamw(lr, cfg.b1, cfg.b2, cfg.eps, weight_decay)
 
 
-register(OptimizerSpec("adamw", AdamWConfig, build_adamw, relative_schedule=False,
-                       reference="torch.optim.AdamW; optax.adamw"))
-register(OptimizerSpec("nadamw", NadamWConfig, build_nadamw, relative_schedule=False,
-                       reference="AlgoPerf NAdamW baseline (JAX and PyTorch)"))
+ADAMW = OptimizerSpec("adamw", AdamWConfig, build_adamw, relative_schedule=False,
+                      reference="torch.optim.AdamW; optax.adamw", search_space="nadamw")
+NADAMW = OptimizerSpec("nadamw", NadamWConfig, build_nadamw, relative_schedule=False,
+                       reference="AlgoPerf NAdamW baseline (JAX and PyTorch)",
+                       search_space="nadamw")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import optax
 
 from hpfree.optimizers import common
-from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec, register
+from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 
 @dataclass
@@ -35,6 +35,7 @@ def build(cfg: COCOBConfig, lr: optax.Schedule, weight_decay: float):
     return optax.contrib.cocob(lr, alpha=cfg.alpha, eps=cfg.eps, weight_decay=weight_decay)
 
 
-register(OptimizerSpec("cocob", COCOBConfig, build, relative_schedule=True,
-                       reference="Orabona & Tommasi 2017, Alg. 2 (no package); "
-                                 "optax.contrib.cocob"))
+COCOB = OptimizerSpec("cocob", COCOBConfig, build, relative_schedule=True,
+                      reference="Orabona & Tommasi 2017, Alg. 2 (no package); "
+                                "optax.contrib.cocob",
+                      search_space="lr_free_no_betas")

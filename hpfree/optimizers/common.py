@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
 
 
 def check_range(cfg: Any, name: str, low: float, high: float, *, low_open: bool = False,

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from hpfree.optimizers import common
-from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec, register
+from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 
 class DAdaptAdamWState(NamedTuple):
@@ -121,7 +121,8 @@ def build(cfg: DAdaptAdamWConfig, lr: optax.Schedule, weight_decay: float):
                         decouple=cfg.decouple, bias_correction=cfg.bias_correction)
 
 
-register(OptimizerSpec(
+DADAPT_ADAMW = OptimizerSpec(
     "dadapt_adamw", DAdaptAdamWConfig, build, relative_schedule=True,
     reference="dadaptation 3.2 DAdaptAdam(decouple=True, use_bias_correction=True); "
-              "optax.contrib.dadapt_adamw"))
+              "optax.contrib.dadapt_adamw",
+    search_space="lr_free")

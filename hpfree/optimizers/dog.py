@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import optax
 
 from hpfree.optimizers import common
-from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec, register
+from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 
 @dataclass
@@ -102,7 +102,9 @@ def build_dowg(cfg: DoWGConfig, lr: optax.Schedule, weight_decay: float):
     )
 
 
-register(OptimizerSpec("dog", DoGConfig, build_dog, relative_schedule=True,
-                       reference="dog-optimizer 1.0.3 DoG(reps_rel=1e-6); optax.contrib.dog"))
-register(OptimizerSpec("dowg", DoWGConfig, build_dowg, relative_schedule=True,
-                       reference="optax.contrib.dowg; dowg 0.3.1 ScalarDoWG via knobs"))
+DOG = OptimizerSpec("dog", DoGConfig, build_dog, relative_schedule=True,
+                    reference="dog-optimizer 1.0.3 DoG(reps_rel=1e-6); optax.contrib.dog",
+                    search_space="lr_free_no_betas")
+DOWG = OptimizerSpec("dowg", DoWGConfig, build_dowg, relative_schedule=True,
+                     reference="optax.contrib.dowg; dowg 0.3.1 ScalarDoWG via knobs",
+                     search_space="lr_free_no_betas")

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import optax
 
 from hpfree.optimizers import adam, common
-from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec, register
+from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 VARIANTS = ("optax", "mechanic_pytorch")
 
@@ -135,11 +135,13 @@ def _build(nesterov: bool):
     return build
 
 
-register(OptimizerSpec("mechanic_adamw", MechanicAdamWConfig, _build(False),
-                       relative_schedule=True,
-                       reference="optax.contrib.mechanize(optax.adamw); mechanic-pytorch 0.0.1 "
-                                 "mechanize(AdamW) via variant=mechanic_pytorch"))
-register(OptimizerSpec("mechanic_nadamw", MechanicNadamWConfig, _build(True),
-                       relative_schedule=True,
-                       reference="optax.contrib.mechanize(AlgoPerf nadamw); mechanic-pytorch 0.0.1 "
-                                 "mechanize(AlgoPerf NAdamW) via variant=mechanic_pytorch"))
+MECHANIC_ADAMW = OptimizerSpec(
+    "mechanic_adamw", MechanicAdamWConfig, _build(False), relative_schedule=True,
+    reference="optax.contrib.mechanize(optax.adamw); mechanic-pytorch 0.0.1 "
+              "mechanize(AdamW) via variant=mechanic_pytorch",
+    search_space="lr_free")
+MECHANIC_NADAMW = OptimizerSpec(
+    "mechanic_nadamw", MechanicNadamWConfig, _build(True), relative_schedule=True,
+    reference="optax.contrib.mechanize(AlgoPerf nadamw); mechanic-pytorch 0.0.1 "
+              "mechanize(AlgoPerf NAdamW) via variant=mechanic_pytorch",
+    search_space="lr_free")

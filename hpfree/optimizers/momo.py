@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import optax
 
 from hpfree.optimizers import common
-from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec, register
+from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 DECAY_MODES = ("optax", "divide", "multiply")
 
@@ -158,9 +158,11 @@ def build_momo_adam(cfg: MomoAdamConfig, lr: optax.Schedule, weight_decay: float
                 weight_decay_mode=cfg.weight_decay_mode, adam=True)
 
 
-register(OptimizerSpec("momo", MomoConfig, build_momo, relative_schedule=True, needs_loss=True,
-                       reference="momo-opt 0.1.0 Momo(lr=1, lb=0); optax.contrib.momo"))
-register(OptimizerSpec("momo_adam", MomoAdamConfig, build_momo_adam, relative_schedule=True,
-                       needs_loss=True,
-                       reference="momo-opt 0.1.0 MomoAdam(lr=1e-2, lb=0); "
-                                 "optax.contrib.momo_adam"))
+MOMO = OptimizerSpec("momo", MomoConfig, build_momo, relative_schedule=True, needs_loss=True,
+                     reference="momo-opt 0.1.0 Momo(lr=1, lb=0); optax.contrib.momo",
+                     search_space="lr_free_momo")
+MOMO_ADAM = OptimizerSpec("momo_adam", MomoAdamConfig, build_momo_adam,
+                          relative_schedule=True, needs_loss=True,
+                          reference="momo-opt 0.1.0 MomoAdam(lr=1e-2, lb=0); "
+                                    "optax.contrib.momo_adam",
+                          search_space="lr_free")

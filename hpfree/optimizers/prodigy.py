@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import optax
 
 from hpfree.optimizers import common
-from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec, register
+from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 
 class ProdigyState(NamedTuple):
@@ -150,6 +150,7 @@ def build(cfg: ProdigyConfig, lr: optax.Schedule, weight_decay: float):
                    safeguard_warmup=cfg.safeguard_warmup)
 
 
-register(OptimizerSpec(
+PRODIGY = OptimizerSpec(
     "prodigy", ProdigyConfig, build, relative_schedule=True,
-    reference="prodigyopt 1.1.2 Prodigy(use_bias_correction=True); optax.contrib.prodigy"))
+    reference="prodigyopt 1.1.2 Prodigy(use_bias_correction=True); optax.contrib.prodigy",
+    search_space="lr_free")

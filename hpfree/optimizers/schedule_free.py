@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import optax
 
 from hpfree.optimizers import common
-from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec, register
+from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 
 def internal_warmup(lr: optax.Schedule, warmup_steps: int) -> optax.Schedule:
@@ -78,6 +78,8 @@ def build(cfg: ScheduleFreeAdamWConfig, lr: optax.Schedule, weight_decay: float)
                                warmup_steps=cfg.warmup_steps)
 
 
-register(OptimizerSpec("schedule_free_adamw", ScheduleFreeAdamWConfig, build,
-                       relative_schedule=False, eval_params=eval_params,
-                       reference="schedulefree 1.4.1 AdamWScheduleFree(lr=0.0025)"))
+SCHEDULE_FREE_ADAMW = OptimizerSpec(
+    "schedule_free_adamw", ScheduleFreeAdamWConfig, build, relative_schedule=False,
+    eval_params=eval_params, reference="schedulefree 1.4.1 AdamWScheduleFree(lr=0.0025)",
+    # An absolute learning rate: searched like the AdamW/NadamW baselines.
+    search_space="nadamw")

@@ -36,7 +36,7 @@ import math
 import os
 import shlex
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -44,11 +44,12 @@ import pandas as pd
 
 from hpfree import records
 from hpfree.algorithm import build_algorithm
-from hpfree.config import ConfigError, TrainConfig, to_plain
+from hpfree.config import RunnerConfig, TrainConfig, to_plain
+from hpfree.errors import ConfigError
 from hpfree.io import atomic_write_text
 from hpfree.runners import algoperf_submission as submission
+from hpfree.runners.registry import RunnerSpec
 from hpfree.workloads.algoperf_specs import AlgoPerfWorkloadConfig
-from hpfree.workloads.base import reached
 
 EXPERIMENT_NAME = "algoperf"
 TRIAL = "trial_1"  # the self-tuning ruleset's single trial directory
@@ -260,42 +261,27 @@ def curve_rows(df: pd.DataFrame, metric: str, lr: Optional[Callable[[int], float
     return rows
 
 
-def _finite_or_none(x: Optional[float]) -> Optional[float]:
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
 def fill_record(record: records.RunRecord, df: pd.DataFrame, metric: str, target: float,
                 direction: str, status: str = "completed",
                 last_step: Optional[int] = None) -> records.RunRecord:
     """Results of an AlgoPerf study (its eval rows ``df``) into ``record``.
 
     ``ttt_steps``/``ttt_seconds``: the first evaluation reaching the target (non-strict, as
-    AlgoPerf's scoring), with AlgoPerf's ``accumulated_submission_time`` as the time.
+    AlgoPerf's scoring), with AlgoPerf's ``accumulated_submission_time`` as the time
+    (:func:`hpfree.records.summarize`, as for every runner).
     """
     record.metric, record.target, record.direction = metric, float(target), direction
     record.status = status
-    col = f"validation/{metric}"
     if df.empty:
         record.steps = int(last_step or 0)
         return record
-    values = [float(v) for v in pd.to_numeric(df[col], errors="coerce")] if col in df else []
-    steps = [int(s) for s in df["global_step"]]
-    times = [float(t) for t in pd.to_numeric(df["accumulated_submission_time"], errors="coerce")]
-    record.ttt_steps = record.ttt_seconds = None
-    for s, t, v in zip(steps, times, values):
-        if reached(v, target, direction):
-            record.ttt_steps, record.ttt_seconds = s, t
-            break
-    finite = [v for v in values if math.isfinite(v)]
-    best = (min(finite) if direction == "min" else max(finite)) if finite else None
-    record.best_metric = _finite_or_none(best)
-    record.final_metric = _finite_or_none(values[-1]) if values else None
+    rows = curve_rows(df, metric)
+    records.summarize(record, rows)
+    steps = [int(r["step"]) for r in rows]
     record.steps = max([*steps, int(last_step or 0)])
-    record.train_seconds = float(times[-1]) if times and math.isfinite(times[-1]) else 0.0
-    if "accumulated_eval_time" in df:
-        record.eval_seconds = float(pd.to_numeric(df["accumulated_eval_time"]).iloc[-1])
     record.preemptions = int(pd.to_numeric(df["preemption_count"]).max())
-    if status == "completed" and values and not math.isfinite(values[-1]):
+    final = rows[-1][f"validation/{metric}"]
+    if status == "completed" and not math.isfinite(final):
         record.status = "diverged"
     return record
 
@@ -309,11 +295,6 @@ def _last_logged_step(trial_dir: Path) -> Optional[int]:
     except (ValueError, pd.errors.EmptyDataError):
         return None
     return int(df["global_step"].max()) if not df.empty else None
-
-
-def _write_curve(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        atomic_write_text(run_dir / records.CURVE, pd.DataFrame(rows).to_csv(index=False))
 
 
 # --------------------------------------------------------------------------------------
@@ -420,7 +401,7 @@ def _live_progress(workload: Any, run_dir: Path, metric: str, alias: str,
                 return
             row = curve_rows(pd.DataFrame([dict(metrics)]), metric, lr, alias)[0]
             rows.append(row)
-            _write_curve(run_dir, rows)
+            records.write_curve(run_dir, rows)
             if on_eval is not None:
                 on_eval(row)
 
@@ -508,7 +489,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
     df = read_eval_measurements(trial_dir / EVAL_CSV)
     fill_record(record, df, info.metric, target, info.direction, status=status,
                 last_step=_last_logged_step(trial_dir))
-    _write_curve(run_dir, curve_rows(df, info.metric, algo.lr_schedule, wl.metric))
+    records.write_curve(run_dir, curve_rows(df, info.metric, algo.lr_schedule, wl.metric))
     return record
 
 
@@ -521,6 +502,37 @@ def record_from_csv(csv_path: str | Path, record: records.RunRecord, metric: str
                        status=status)
 
 
+@dataclass
+class AlgoPerfRunnerConfig(RunnerConfig):
+    """``runner=algoperf``: AlgoPerf's JAX submission runner (algoperf installed beside hpfree).
+
+    Self-tuning ruleset: no search space, the composed config is the submission.  Use with an
+    AlgoPerf workload (``workload=algoperf_ogbg`` ...).  AlgoPerf evaluates and checkpoints
+    every ``eval_period_time_sec`` seconds of its workload; a run stopped by SIGTERM/SIGUSR2
+    (or killed) resumes from AlgoPerf's last checkpoint.
+
+    Args:
+      data_dir: AlgoPerf's dataset root (``submission_runner.py --data_dir``); null = ~/data.
+        Not needed for ``algoperf_mnist_digits``.
+      algoperf_workload: AlgoPerf's workload name when it differs from the workload's (a
+        variant such as ``ogbg_gelu``).
+      framework: only ``jax``.
+      extra_flags: further ``submission_runner`` flags, e.g. ``{imagenet_v2_data_dir: ...,
+        librispeech_tokenizer_vocab_path: ..., save_intermediate_checkpoints: true}``.
+    """
+
+    name: str = "algoperf"
+    checkpoint_every_s: float = 0.0
+    data_dir: Optional[str] = None
+    algoperf_workload: Optional[str] = None
+    framework: str = "jax"
+    extra_flags: dict[str, Any] = field(default_factory=dict)
+
+
+RUNNER = RunnerSpec("algoperf", AlgoPerfRunnerConfig, run,
+                    description="AlgoPerf's own JAX submission runner on its workloads")
+
+
 __all__ = ["run", "flags", "command", "make_workload", "workload_info", "fill_record",
            "curve_rows", "read_eval_measurements", "record_from_csv", "algoperf_available",
-           "eval_csv_path", "log_dir", "WorkloadInfo"]
+           "eval_csv_path", "log_dir", "WorkloadInfo", "AlgoPerfRunnerConfig", "RUNNER"]

@@ -35,7 +35,6 @@ from __future__ import annotations
 import collections
 import copy
 import json
-import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -48,9 +47,9 @@ import numpy as np
 
 from hpfree import checkpoint, hparams, records
 from hpfree.algorithm import build_algorithm
-from hpfree.config import TrainConfig, to_plain
-from hpfree.io import atomic_write_text
+from hpfree.config import RunnerConfig, TrainConfig, to_plain
 from hpfree.optimizers import registry as optimizer_registry
+from hpfree.runners.registry import RunnerSpec
 from hpfree.workloads import registry as workload_registry
 from hpfree.workloads.base import Workload, reached
 
@@ -224,21 +223,6 @@ def clear_caches() -> None:
 # ----------------------------------------------------------------------------- runs
 
 
-def _write_curve(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    cols = list(rows[0].keys())
-    lines = [",".join(cols)]
-    for r in rows:
-        lines.append(",".join("" if r.get(c) is None else repr(r[c]) if isinstance(r.get(c), float)
-                              else str(r[c]) for c in cols))
-    atomic_write_text(run_dir / records.CURVE, "\n".join(lines) + "\n", durable=False)
-
-
-def _finite_or_none(x: Optional[float]) -> Optional[float]:
-    return None if x is None or not math.isfinite(x) else x
-
-
 def _fresh(tree: Any) -> Any:
     """Own, strongly typed device buffers for every leaf: the chunk donates its state (and a
     buffer cannot be donated twice, e.g. Prodigy's x0 = params), and the compiled chunk's
@@ -340,7 +324,7 @@ def run_batch(cfgs: Sequence[TrainConfig], run_dirs: Sequence[str | Path],
     def finish(i: int, status: str) -> None:
         r = runs[i]
         r.status = status
-        _write_curve(r.run_dir, r.progress["rows"])
+        records.write_curve(r.run_dir, r.progress["rows"])
         if status == "completed":
             # The final state stays on disk: it is what resume-equivalence is checked
             # against, and what a longer continuation would start from.
@@ -414,7 +398,7 @@ def run_batch(cfgs: Sequence[TrainConfig], run_dirs: Sequence[str | Path],
                 live = [i for i, r in enumerate(runs) if r.active]
                 for i in live:
                     r = runs[i]
-                    _write_curve(r.run_dir, r.progress["rows"])
+                    records.write_curve(r.run_dir, r.progress["rows"])
                     checkpoint.save(r.run_dir, jax.device_get(one(state, i)), r.progress)
                 if live:
                     last_ckpt = time.monotonic()
@@ -437,17 +421,26 @@ def run_batch(cfgs: Sequence[TrainConfig], run_dirs: Sequence[str | Path],
 
 def _fill(r: _Run) -> None:
     """Copy a run's results into its record (its status included)."""
-    wl_cfg = r.cfg.workload
-    values = [row[f"validation/{wl_cfg.metric}"] for row in r.progress["rows"]]
-    finite = [v for v in values if math.isfinite(v)]
-    best = (min(finite) if wl_cfg.direction == "min" else max(finite)) if finite else None
-    record = r.record
-    record.status = r.status or "preempted"
-    record.steps = r.step
-    record.ttt_steps = r.progress["ttt_steps"]
-    record.ttt_seconds = r.progress["ttt_seconds"]
-    record.best_metric = _finite_or_none(best)
-    record.final_metric = _finite_or_none(values[-1]) if values else None
-    record.train_seconds = r.progress["train_seconds"]
-    record.eval_seconds = r.progress["eval_seconds"]
-    record.preemptions = r.progress["preemptions"]
+    records.summarize(r.record, r.progress["rows"])
+    r.record.status = r.status or "preempted"
+    r.record.steps = r.step
+    r.record.train_seconds = r.progress["train_seconds"]
+    r.record.eval_seconds = r.progress["eval_seconds"]
+    r.record.preemptions = r.progress["preemptions"]
+
+
+@dataclass
+class EmbeddedRunnerConfig(RunnerConfig):
+    """``runner=embedded``: hpfree's own jit + ``lax.scan`` loop on the built-in workloads.
+
+    A checkpoint at most every ``checkpoint_every_s`` seconds (0 = at every evaluation),
+    always on SIGTERM/SIGUSR2 and at the end.  ``trial_batch`` points of a search train
+    together in one vmapped scan (:func:`run_batch`).
+    """
+
+    name: str = "embedded"
+    checkpoint_every_s: float = 30.0
+
+
+RUNNER = RunnerSpec("embedded", EmbeddedRunnerConfig, run, run_batch=run_batch,
+                    description="jit + lax.scan on the built-in workloads (CPU-friendly)")

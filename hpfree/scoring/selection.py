@@ -105,7 +105,7 @@ def _search_argv(run_dir: Path, trial: int) -> Optional[tuple[Path, list[str]]]:
     """
     import yaml
 
-    from hpfree.config import ConfigError
+    from hpfree.errors import ConfigError
     from hpfree.sweeps import manifest
 
     for parent in Path(run_dir).parents:

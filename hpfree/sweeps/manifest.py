@@ -27,7 +27,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import pandas as pd
 
 from hpfree import records
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
 from hpfree.io import atomic_write_json, read_json
 from hpfree.sweeps.plan import Job, override_key
 

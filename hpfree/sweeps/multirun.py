@@ -6,8 +6,8 @@ its sweep directory holds enough to list every job:
 - ``multirun.yaml``, which Hydra writes before the first job starts: the command (its Hydra
   and task overrides, and working directory), whose sweeps expand — as Hydra's basic sweeper
   expands them — into every job's overrides;
-- ``slurm_jobs.json`` (``launcher=slurm``): every submitted job, its overrides and run
-  directory;
+- a queue back-end's bookkeeping (``launcher=slurm``: ``slurm_jobs.json``): every submitted
+  job, its overrides and run directory (:mod:`hpfree.sweeps.backends`);
 - the run directories of jobs that have started (``.hydra/overrides.yaml``, ``record.json``
   or ``.lock``).
 
@@ -23,17 +23,16 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from hydra_plugins.hpfree_slurm_launcher import jobs as slurm_jobs
 from omegaconf import OmegaConf
 
 from hpfree import records
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
+from hpfree.sweeps import backends
 from hpfree.sweeps import manifest as manifest_mod
 from hpfree.sweeps.manifest import Manifest
 from hpfree.sweeps.plan import Job, override_key
 
 MULTIRUN = "multirun.yaml"
-SLURM_JOBS = slurm_jobs.MANIFEST
 # A job of a plain multirun belongs to no trial of a search.
 NO_TRIAL = -1
 
@@ -41,7 +40,7 @@ NO_TRIAL = -1
 def is_sweep(sweep_dir: str | Path) -> bool:
     """Whether ``sweep_dir`` is the directory of a plain multirun (local or SLURM)."""
     d = Path(sweep_dir)
-    return (d / MULTIRUN).exists() or (d / SLURM_JOBS).exists()
+    return (d / MULTIRUN).exists() or any((d / m).exists() for m in backends.markers())
 
 
 def _expand(task: Sequence[str], params: Any) -> list[list[str]]:
@@ -94,8 +93,8 @@ def load(sweep_dir: str | Path) -> Manifest:
     sweep_dir = Path(sweep_dir)
     if not is_sweep(sweep_dir):
         raise ConfigError(
-            f"{sweep_dir} has no {manifest_mod.MANIFEST}, {MULTIRUN} or {SLURM_JOBS}: not a "
-            "sweep directory (made by hpfree-train -m ...)")
+            f"{sweep_dir} has no {', '.join([manifest_mod.MANIFEST, MULTIRUN, *backends.markers()])}"
+            ": not a sweep directory (made by hpfree-train -m ...)")
     defaults: dict[str, Any] = {"sweep_dir": sweep_dir}
     expanded: list[list[str]] = []
     command: dict[str, Any] = {"argv": [], "cwd": None}
@@ -117,9 +116,7 @@ def load(sweep_dir: str | Path) -> Manifest:
                               f"{str(exc).splitlines()[0]}") from None
 
     jobs: dict[str, list[str]] = {}
-    if (sweep_dir / SLURM_JOBS).exists():
-        for key, entry in (slurm_jobs.read_manifest(sweep_dir) or {"jobs": {}})["jobs"].items():
-            jobs[key] = [str(o) for o in entry.get("overrides", [])]
+    jobs.update(backends.submitted(sweep_dir))
     for key, overrides in _run_dirs(sweep_dir).items():
         if key not in jobs or not jobs[key]:
             jobs[key] = overrides or []

@@ -23,7 +23,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
-from hpfree.config import ConfigError, validate
+from hpfree.errors import ConfigError
+from hpfree.validation import validate
 from hpfree.sweeps.space import SearchSpace, format_value
 
 # The paper draws 200 points per search.
@@ -31,7 +32,7 @@ DEFAULT_POINTS = 200
 # Keys the sweeper sets on every job.
 BOOKKEEPING = ("workload", "trial", "seed_index", "seed", "sweep_name")
 # Keys that do not change what a sweep computes (left out of its content-derived name).
-_NOT_NAMED = ("sweep_name", "sweeps_dir", "runs_dir", "progress", "force")
+_NOT_NAMED = ("sweep_name", "sweeps_dir", "runs_dir", "progress", "force", "logger")
 
 
 @dataclass
@@ -149,7 +150,7 @@ def sweep_name(space: SearchSpace, settings: SweepSettings, cfg: DictConfig,
     ``num_points``, ``trials`` or ``seeds``, so growing a sweep or re-running its best trials
     with more seeds lands in the same directory.
     """
-    args = sorted(a for a in user_args if override_key(a) not in _NOT_NAMED)
+    args = sorted(a for a in user_args if override_key(a).split(".")[0] not in _NOT_NAMED)
     blob = json.dumps({"space": space.to_dict(), "seed": settings.seed, "args": args},
                       sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:8]

@@ -13,9 +13,9 @@ Extra overrides are appended to every command, replacing stored ones with the sa
 A plain multirun (no search, see :mod:`hpfree.sweeps.multirun`) is relaunched the same way
 from the command in its ``multirun.yaml``: Hydra's basic sweeper launches every job again,
 and each completed one returns at once (``hpfree.train.run`` skips a final record; a running
-one is skipped under its lock).  A plain multirun on SLURM, without extra overrides, instead
-submits again just its unfinished jobs, each from the pickle submitit wrote for it
-(``hydra_plugins.hpfree_slurm_launcher.jobs.resubmit``).
+one is skipped under its lock).  A plain multirun on a queue that can relaunch its own jobs (SLURM), without extra overrides,
+instead has the queue back-end submit again just its unfinished jobs (SLURM: each from the
+pickle submitit wrote for it, :mod:`hpfree.slurm.jobs`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
 from hpfree.sweeps import manifest as manifest_mod
-from hpfree.sweeps import multirun, status
+from hpfree.sweeps import backends, multirun, status
 from hpfree.sweeps.plan import override_key
 
 
@@ -60,8 +60,6 @@ def command_line(argv: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
 def resubmit(sweep_dir: str | Path, extra: Sequence[str] = (), dry_run: bool = False,
              log: Callable[[str], None] = print) -> int:
     """Relaunch what needs it; returns the worst exit code of the relaunching commands."""
-    from hydra_plugins.hpfree_slurm_launcher import jobs as slurm_jobs
-
     sweep_dir = Path(sweep_dir)
     manifest = multirun.load_any(sweep_dir)
     plain = multirun.is_plain(manifest)
@@ -71,16 +69,16 @@ def resubmit(sweep_dir: str | Path, extra: Sequence[str] = (), dry_run: bool = F
     if not todo:
         log("[hpfree-resubmit] nothing to relaunch")
         return 0
-    if plain and slurm_jobs.is_slurm_sweep(sweep_dir) and not extra:
-        submitted = set((slurm_jobs.read_manifest(sweep_dir) or {"jobs": {}})["jobs"])
-        rows = slurm_jobs.resubmit(sweep_dir, dry_run=dry_run,
-                                   keys={j.key for j in todo if j.key in submitted},
-                                   log=lambda m: log(f"[hpfree-resubmit] {m}"))
-        if dry_run and rows:
-            log(slurm_jobs.format_table(rows))
-        todo = [j for j in todo if j.key not in submitted]
-        if todo:  # never submitted (the multirun stopped while submitting): its command's turn
-            log(f"[hpfree-resubmit] {len(todo)} jobs were never submitted to SLURM")
+    if plain and not extra:
+        taken, shown = backends.resubmit_natively(
+            sweep_dir, {j.key for j in todo}, dry_run=dry_run,
+            log=lambda m: log(f"[hpfree-resubmit] {m}"))
+        for text in shown:
+            log(text)
+        if taken:
+            todo = [j for j in todo if j.key not in taken]
+            if todo:  # never submitted (the multirun stopped while submitting): its command's turn
+                log(f"[hpfree-resubmit] {len(todo)} jobs were never submitted to the queue")
     commands = sorted({j.command for j in todo})
     worst = 0
     for index in commands:

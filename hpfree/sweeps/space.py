@@ -17,6 +17,10 @@ Points come from a scrambled Halton sequence (``scipy.stats.qmc.Halton``, Bousqu
 a sweep draws the same points and growing ``num_points`` keeps the earlier ones.  With
 ``grid: true`` every dimension is discrete and the points are the whole Cartesian product in
 a seeded shuffled order (the Appendix A grid), with the same prefix property.
+
+``search_space=auto`` (a space named ``auto`` with no dimensions) is the optimizer's own:
+:func:`resolve_auto` asks the optimizer's spec (``OptimizerSpec.search_space``), which names
+a space of ``conf/search_space/`` or carries its dimensions.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
 
 SCALES = ("linear", "log")
 TRANSFORMS = ("identity", "one_minus")
@@ -260,3 +264,39 @@ def format_value(value: Any) -> str:
     if plain and text.lower() not in ("true", "false", "null", "inf", "nan"):
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+AUTO = "auto"
+
+
+def named_space(name: str) -> Any:
+    """The ``hydra.sweeper.search_space`` node of ``conf/search_space/<name>.yaml``."""
+    from importlib import resources
+
+    from omegaconf import OmegaConf
+
+    path = resources.files("hpfree.conf") / "search_space" / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no search space {name!r} in conf/search_space/")
+    node = OmegaConf.select(OmegaConf.create(path.read_text()), "hydra.sweeper.search_space")
+    if node is None:
+        raise ConfigError(f"conf/search_space/{name}.yaml sets no hydra.sweeper.search_space")
+    return OmegaConf.to_container(node, resolve=True)
+
+
+def resolve_auto(node: Any, optimizer: Optional[str]) -> Any:
+    """``node`` itself, unless it is ``search_space=auto``: then the optimizer's own space."""
+    if not isinstance(node, Mapping) or node.get("name") != AUTO or node.get("dimensions"):
+        return node
+    from hpfree.optimizers import registry
+
+    spec = registry.get(optimizer)
+    ref = spec.search_space
+    if isinstance(ref, str):
+        if ref == AUTO:
+            raise ConfigError(f"optimizer {optimizer!r} declares search_space='auto'")
+        return named_space(ref)
+    if not isinstance(ref, Mapping) or "dimensions" not in ref:
+        raise ConfigError(f"optimizer {optimizer!r} declares search_space={ref!r}: give the "
+                          "name of a space in conf/search_space/ or a mapping with dimensions")
+    return {"name": f"{optimizer}_default", **dict(ref)}

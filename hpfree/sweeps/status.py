@@ -4,8 +4,8 @@ sweep, SLURM's queue), and their summary.
 =========== =================================================================
 completed   the record says completed (budget or target reached)
 diverged    the record says diverged (non-finite loss)
-running     a process holds the run's lock right now, or SLURM runs its job
-queued      SLURM has its job pending (or requeued) and no final record yet
+running     a process holds the run's lock right now, or its queue (SLURM) runs its job
+queued      its queue has the job pending (or requeued) and no final record yet
 failed      the record says failed (an exception; resumable)
 preempted   the record says preempted, or running while no process holds the lock
             (killed before it could say so); resumable from its checkpoint
@@ -13,8 +13,9 @@ missing     no record yet (never started, or killed before its first record)
 =========== =================================================================
 
 ``missing``, ``failed`` and ``preempted`` are what ``hpfree-resubmit`` relaunches; a final
-record (completed or diverged) is never touched, nor a job SLURM still has queued or running
-(``SWEEP_DIR/slurm_jobs.json``, written by ``launcher=slurm``, maps jobs to SLURM job ids).
+record (completed or diverged) is never touched, nor a job its queue still has queued or
+running (asked through the queue back-ends, :mod:`hpfree.sweeps.backends`: for SLURM,
+``SWEEP_DIR/slurm_jobs.json``, written by ``launcher=slurm``, maps jobs to SLURM job ids).
 """
 
 from __future__ import annotations
@@ -25,37 +26,30 @@ from typing import Iterable, Mapping, Optional
 import pandas as pd
 
 from hpfree import records
-from hpfree.sweeps import locking
+from hpfree.sweeps import backends, locking
 from hpfree.sweeps.manifest import Manifest, jobs_frame
 from hpfree.sweeps.plan import Job
 
 STATES = ("completed", "diverged", "running", "queued", "failed", "preempted", "missing")
 RESUBMITTABLE = ("missing", "failed", "preempted")
-# SLURM states of a job whose processes run (the other live states wait in the queue).
-SLURM_RUNNING = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "SIGNALING", "STAGE_OUT",
-                           "RESIZING"})
 
 
-def slurm_live(sweep_dir: str | Path) -> dict[str, str]:
-    """``{key: SLURM state}`` of the jobs SLURM has queued or running; ``{}`` unless the sweep
-    went through ``launcher=slurm`` (asks ``squeue``/``sacct`` once for all its jobs)."""
-    from hydra_plugins.hpfree_slurm_launcher import jobs as slurm_jobs
-
-    if not slurm_jobs.is_slurm_sweep(sweep_dir):
-        return {}
-    return slurm_jobs.live_jobs(sweep_dir)
+def live_jobs(sweep_dir: str | Path) -> dict[str, str]:
+    """``{key: "running" | "queued"}`` of the jobs a queue back-end still holds (``{}`` for a
+    sweep launched on this machine; SLURM is asked once for all of its jobs)."""
+    return backends.live(sweep_dir)
 
 
-def job_state(run_dir: str | Path, slurm_state: Optional[str] = None) -> str:
-    """The state of one run directory (see the module docstring); ``slurm_state`` is its
-    job's state if SLURM has it queued or running."""
+def job_state(run_dir: str | Path, queue_state: Optional[str] = None) -> str:
+    """The state of one run directory (see the module docstring); ``queue_state`` is
+    ``running``/``queued`` if a queue back-end still holds its job."""
     rec = records.load(run_dir)
     if rec is not None and rec.status in records.FINAL_STATUSES:
         return rec.status
     if locking.is_locked(run_dir):
         return "running"
-    if slurm_state:
-        return "running" if slurm_state in SLURM_RUNNING else "queued"
+    if queue_state:
+        return queue_state
     if rec is None:
         return "missing"
     if rec.status in ("failed", "preempted"):
@@ -65,9 +59,9 @@ def job_state(run_dir: str | Path, slurm_state: Optional[str] = None) -> str:
 
 def job_states(sweep_dir: str | Path, jobs: Iterable[Job],
                live: Optional[Mapping[str, str]] = None) -> dict[str, str]:
-    """``{key: state}``; ``live`` (default: :func:`slurm_live`) are SLURM's live jobs."""
+    """``{key: state}``; ``live`` (default: :func:`live_jobs`) are the queues' live jobs."""
     sweep_dir = Path(sweep_dir)
-    live = slurm_live(sweep_dir) if live is None else live
+    live = live_jobs(sweep_dir) if live is None else live
     return {j.key: job_state(sweep_dir / j.key, live.get(j.key)) for j in jobs}
 
 

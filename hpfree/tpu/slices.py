@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
-from hpfree.config import ConfigError, check
+from hpfree.errors import ConfigError, check
 
 TRANSPORTS = ("gcloud", "ssh")
 _HOST = re.compile(r"^(?:(?P<user>[^@\s:]+)@)?(?P<host>[^@\s:]+)(?::(?P<port>\d+))?$")

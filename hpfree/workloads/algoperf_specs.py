@@ -20,9 +20,9 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from hpfree.config import ConfigError
+from hpfree.errors import ConfigError
 from hpfree.workloads.base import Workload, WorkloadConfig
-from hpfree.workloads.registry import register
+from hpfree.workloads.registry import WorkloadSpec
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,28 @@ class AlgoPerfWorkload(Workload):
         raise NotImplementedError
 
 
-for _name in ALL_WORKLOADS:
-    register(PREFIX + _name, AlgoPerfWorkloadConfig)(AlgoPerfWorkload)
+def _spec(key: str) -> WorkloadSpec:
+    """``workload=algoperf_<key>``: the config AlgoPerf's ``key`` runs with (Table 2 budget)."""
+    s = ALL_WORKLOADS[key]
+    defaults: dict[str, Any] = {"algoperf_name": s.algoperf_name, "max_steps": s.max_steps,
+                                "batch_size": s.batch_size, "metric": s.metric,
+                                "direction": s.direction}
+    if s.workload_class:
+        defaults["workload_class"] = s.workload_class
+    return WorkloadSpec(PREFIX + key, AlgoPerfWorkloadConfig, AlgoPerfWorkload, defaults)
+
+
+# One spec per AlgoPerf workload (the entry points name these).
+ALGOPERF_CRITEO1TB = _spec("criteo1tb")
+ALGOPERF_FASTMRI = _spec("fastmri")
+ALGOPERF_IMAGENET_RESNET = _spec("imagenet_resnet")
+ALGOPERF_IMAGENET_VIT = _spec("imagenet_vit")
+ALGOPERF_LIBRISPEECH_CONFORMER = _spec("librispeech_conformer")
+ALGOPERF_LIBRISPEECH_DEEPSPEECH = _spec("librispeech_deepspeech")
+ALGOPERF_OGBG = _spec("ogbg")
+ALGOPERF_WMT = _spec("wmt")
+ALGOPERF_MNIST = _spec("mnist")
+ALGOPERF_MNIST_DIGITS = _spec("mnist_digits")
 
 
 def is_algoperf_workload(name: Optional[str]) -> bool:

@@ -25,7 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import MISSING
 
-from hpfree.config import ConfigError, RegularizationConfig
+from hpfree.config import RegularizationConfig
+from hpfree.errors import ConfigError
+from hpfree.records import reached  # noqa: F401  (re-exported: workloads compare with it)
 
 Arrays = dict[str, np.ndarray]
 Splits = dict[str, Arrays]  # "train" / "validation" / "test" → named arrays
@@ -63,13 +65,6 @@ class Regularizers(NamedTuple):
 
     dropout: Any = 0.0
     label_smoothing: Any = 0.0
-
-
-def reached(value: float, target: float, direction: str) -> bool:
-    """AlgoPerf's non-strict comparison: ≤ target when lower is better, ≥ otherwise."""
-    if not np.isfinite(value):
-        return False
-    return value <= target if direction == "min" else value >= target
 
 
 class Workload(abc.ABC):

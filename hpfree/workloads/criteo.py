@@ -28,7 +28,7 @@ from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for, split
 from hpfree.workloads.layers import Dropout
 from hpfree.workloads.metrics import binary_cross_entropy
-from hpfree.workloads.registry import register
+from hpfree.workloads.registry import workload
 
 NUM_DENSE = 13
 NUM_CAT = 26
@@ -140,7 +140,7 @@ class MiniCriteoConfig(WorkloadConfig):
     embed_dim: int = 16
 
 
-@register("mini_criteo", MiniCriteoConfig)
+@workload("mini_criteo", MiniCriteoConfig)
 class MiniCriteo(Workload):
     supports_dropout = True
     supports_label_smoothing = False

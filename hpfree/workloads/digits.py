@@ -19,7 +19,7 @@ import optax
 
 from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.layers import Conv, Dropout, is_static_zero
-from hpfree.workloads.registry import register
+from hpfree.workloads.registry import workload
 
 
 def load_digits_splits(seed: int, image_shape: tuple[int, ...]) -> Splits:
@@ -119,7 +119,7 @@ class DigitsMLPConfig(WorkloadConfig):
     depth: int = 2
 
 
-@register("digits_mlp", DigitsMLPConfig)
+@workload("digits_mlp", DigitsMLPConfig)
 class DigitsMLP(_DigitsClassifier):
     image_shape = (64,)
 
@@ -139,7 +139,7 @@ class DigitsCNNConfig(WorkloadConfig):
     channels: int = 16
 
 
-@register("digits_cnn", DigitsCNNConfig)
+@workload("digits_cnn", DigitsCNNConfig)
 class DigitsCNN(_DigitsClassifier):
     image_shape = (8, 8, 1)
 

@@ -27,7 +27,7 @@ from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for, split
 from hpfree.workloads.layers import Conv, Dropout, UpConv2x
 from hpfree.workloads.metrics import ssim
-from hpfree.workloads.registry import register
+from hpfree.workloads.registry import workload
 
 
 def phantoms(rng: np.random.Generator, n: int, size: int, ellipses: int = 8) -> np.ndarray:
@@ -149,7 +149,7 @@ class MiniFastMRIConfig(WorkloadConfig):
     channels: int = 8
 
 
-@register("mini_fastmri", MiniFastMRIConfig)
+@workload("mini_fastmri", MiniFastMRIConfig)
 class MiniFastMRI(Workload):
     supports_dropout = True
     supports_label_smoothing = False

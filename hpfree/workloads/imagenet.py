@@ -30,7 +30,7 @@ from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for
 from hpfree.workloads.layers import Conv, Dropout
 from hpfree.workloads.metrics import cross_entropy
-from hpfree.workloads.registry import register
+from hpfree.workloads.registry import workload
 
 NUM_CLASSES = 10
 
@@ -194,7 +194,7 @@ class MiniResNetConfig(_ImageConfig):
     target: float = 0.03667
 
 
-@register("mini_resnet", MiniResNetConfig)
+@workload("mini_resnet", MiniResNetConfig)
 class MiniResNet(_ImageClassifier):
     """ResNet with batch norm; the running statistics are the model state."""
 
@@ -231,7 +231,7 @@ class MiniViTConfig(_ImageConfig):
     heads: int = 4
 
 
-@register("mini_vit", MiniViTConfig)
+@workload("mini_vit", MiniViTConfig)
 class MiniViT(_ImageClassifier):
     supports_dropout = True
 

@@ -31,7 +31,7 @@ from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for, split
 from hpfree.workloads.layers import Conv, DepthwiseConv1D, Dropout
 from hpfree.workloads.metrics import ctc_greedy_decode, word_error_rate
-from hpfree.workloads.registry import register
+from hpfree.workloads.registry import workload
 
 ALPHABET = "abcdefghijkl"
 SPACE = len(ALPHABET) + 1  # token ids: 0 = CTC blank, 1..12 = letters, 13 = space
@@ -253,7 +253,7 @@ class MiniConformerConfig(_SpeechConfig):
     heads: int = 4
 
 
-@register("mini_conformer", MiniConformerConfig)
+@workload("mini_conformer", MiniConformerConfig)
 class MiniConformer(_CTCWorkload):
     def model(self, dropout=0.0):
         c = self.cfg
@@ -269,7 +269,7 @@ class MiniDeepSpeechConfig(_SpeechConfig):
     target: float = 0.05132
 
 
-@register("mini_deepspeech", MiniDeepSpeechConfig)
+@workload("mini_deepspeech", MiniDeepSpeechConfig)
 class MiniDeepSpeech(_CTCWorkload):
     def model(self, dropout=0.0):
         c = self.cfg

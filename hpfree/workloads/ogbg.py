@@ -32,7 +32,7 @@ from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for, split
 from hpfree.workloads.layers import Dropout
 from hpfree.workloads.metrics import binary_cross_entropy, mean_average_precision
-from hpfree.workloads.registry import register
+from hpfree.workloads.registry import workload
 
 ATOMS = ("C", "N", "O", "S", "F", "Cl")
 VALENCE = (4, 3, 2, 2, 1, 1)
@@ -261,7 +261,7 @@ class MiniOGBGConfig(WorkloadConfig):
     message_passing_steps: int = 3
 
 
-@register("mini_ogbg", MiniOGBGConfig)
+@workload("mini_ogbg", MiniOGBGConfig)
 class MiniOGBG(Workload):
     supports_dropout = True
     supports_label_smoothing = True

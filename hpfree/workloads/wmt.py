@@ -31,7 +31,7 @@ from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for, split
 from hpfree.workloads.layers import Dropout, attention_dropout, is_static_zero
 from hpfree.workloads.metrics import bleu, cross_entropy
-from hpfree.workloads.registry import register
+from hpfree.workloads.registry import workload
 
 PAD, BOS, EOS = 0, 1, 2
 MAX_LEN = 16
@@ -230,7 +230,7 @@ class MiniWMTConfig(WorkloadConfig):
     heads: int = 4
 
 
-@register("mini_wmt", MiniWMTConfig)
+@workload("mini_wmt", MiniWMTConfig)
 class MiniWMT(Workload):
     supports_dropout = True
     supports_label_smoothing = True

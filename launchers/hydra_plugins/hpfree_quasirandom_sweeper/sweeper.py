@@ -80,14 +80,15 @@ class QuasiRandomSweeper(Sweeper):
 
     def _plan(self, arguments: List[str]):
         """Validate everything; returns (sweep dir, jobs, space, settings, name, command)."""
-        from hpfree.config import ConfigError
+        from hpfree.errors import ConfigError
         from hpfree.run_naming import register_resolver
         from hpfree.sweeps import plan
-        from hpfree.sweeps.space import SearchSpace
+        from hpfree.sweeps.space import SearchSpace, resolve_auto
 
         assert self.config is not None
         register_resolver()
-        space = SearchSpace.from_config(self.search_space)
+        node = resolve_auto(self.search_space, OmegaConf.select(self.config, "optimizer.name"))
+        space = SearchSpace.from_config(node)
         settings = plan.SweepSettings(seed=int(self.seed), num_points=self.num_points,
                                       trials=self.trials, seeds=int(self.seeds),
                                       seed_start=int(self.seed_start))
@@ -143,7 +144,7 @@ class QuasiRandomSweeper(Sweeper):
 
     def sweep(self, arguments: List[str]) -> Any:
         from hpfree import records
-        from hpfree.config import ConfigError
+        from hpfree.errors import ConfigError
         from hpfree.preflight import one_line
         from hpfree.sweeps import manifest, status
 

@@ -9,5 +9,5 @@ multirun or search as a SLURM array task through submitit, like hydra-submitit-l
 - fire and forget (``hydra.launcher.wait=false``): return once the jobs are queued;
 - ``slurm_jobs.json`` in the sweep directory (job index → SLURM job id, overrides, run
   directory, the submitit pickle), which ``hpfree-status`` and ``hpfree-resubmit`` read
-  through :mod:`.jobs`.
+  through :mod:`hpfree.slurm.jobs` (the core's ``slurm`` queue back-end).
 """

@@ -36,7 +36,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLaunche
 from omegaconf import OmegaConf
 from submitit.helpers import Checkpointable, DelayedSubmission
 
-from . import jobs as slurm_jobs
+from hpfree.slurm import jobs as slurm_jobs
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ class TPULauncher(Launcher):
         self.task_function = task_function
 
     def _pool(self, journal: Path):
-        from hpfree.config import ConfigError
+        from hpfree.errors import ConfigError
         from hpfree.tpu import multihost
         from hpfree.tpu.pool import Settings, SlicePool
         from hpfree.tpu.slices import parse_slices

@@ -15,10 +15,11 @@ Jobs are keyed by their run directory relative to the sweep directory (the key
 failure, out of memory, time limit) or were cancelled — and only those — from the very
 callable submitit pickled for them, so they run the same Hydra job in the same run directory
 and resume from its checkpoint.  ``hpfree-status`` and ``hpfree-resubmit`` call these for
-SLURM sweeps; ``python -m hydra_plugins.hpfree_slurm_launcher.jobs status|resubmit SWEEP_DIR``
-does the same on its own.
+SLURM sweeps (through the ``slurm`` back-end, :mod:`hpfree.slurm.backend`);
+``python -m hpfree.slurm.jobs status|resubmit SWEEP_DIR`` does the same on its own.
 
-This module is imported during Hydra's plugin discovery: keep module-level imports light.
+The launcher imports this module during Hydra's plugin discovery: keep module-level imports
+light.
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hydra_plugins.hpfree_slurm_launcher.jobs",
+    parser = argparse.ArgumentParser(prog="python -m hpfree.slurm.jobs",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["status", "resubmit"])
     parser.add_argument("sweep_dir")
