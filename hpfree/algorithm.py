@@ -6,6 +6,11 @@ loss)`` → (new params, new state), ``eval_params(state, params)`` → the para
 evaluate.  The embedded runner scans ``update`` inside ``lax.scan``; the AlgoPerf submission
 wraps the same object in ``init_optimizer_state`` / ``update_params`` / ``prepare_for_eval``.
 Capabilities (needs the loss, separate evaluation parameters) come from the optimizer's spec.
+
+The numbers of the config (learning rate, betas, weight decay, warmup and horizon steps...)
+reach the optimizer as *values* (:mod:`hpfree.hparams`): Python floats by default, or traced
+arrays when the embedded runner builds the algorithm inside its compiled step, so that one
+executable serves every point of a search.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from hpfree import schedules
+from hpfree import hparams, schedules
 from hpfree.config import TrainConfig
 from hpfree.optimizers import registry
 
@@ -27,7 +32,7 @@ class Algorithm:
     tx: optax.GradientTransformationExtraArgs
     spec: registry.OptimizerSpec
     lr_schedule: optax.Schedule
-    horizon: int
+    horizon: Any  # steps until the schedule reaches 0 (a traced scalar inside a compiled step)
     num_steps: int
 
     @property
@@ -51,15 +56,24 @@ class Algorithm:
         return params if fn is None else fn(opt_state, params)
 
 
-def build_algorithm(cfg: TrainConfig, max_steps: int) -> Algorithm:
-    """Build the optimizer with its schedule for a workload whose budget is ``max_steps``."""
+def build_algorithm(cfg: TrainConfig, max_steps: int,
+                    values: Optional[hparams.Values] = None) -> Algorithm:
+    """Build the optimizer with its schedule for a workload whose budget is ``max_steps``.
+
+    ``values`` (``hparams.values(cfg, max_steps)``, leaves possibly traced) replaces the
+    config's numbers; by default they are the config's own, as Python floats.
+    """
     spec = registry.get(cfg.optimizer.name)
-    horizon = schedules.horizon_steps(cfg.horizon, max_steps)
-    lr = schedules.scaled(cfg.optimizer.learning_rate, schedules.shape(cfg.schedule, horizon))
-    tx = spec.build(cfg.optimizer, lr, cfg.regularization.weight_decay)
+    if values is None:
+        values = hparams.values(cfg, max_steps)
+    traced = hparams.with_values(cfg, values)
+    horizon, warmup = values["schedule"]["horizon"], values["schedule"]["warmup"]
+    if isinstance(horizon, float):  # host values: the integers they are
+        horizon, warmup = int(horizon), int(warmup)
+    lr = schedules.scaled(traced.optimizer.learning_rate,
+                          schedules.shape(cfg.schedule, horizon, warmup))
+    tx = spec.build(traced.optimizer, lr, traced.regularization.weight_decay)
     if not isinstance(tx, optax.GradientTransformationExtraArgs):
         tx = optax.with_extra_args_support(tx)
-    return Algorithm(
-        tx=tx, spec=spec, lr_schedule=lr, horizon=horizon,
-        num_steps=schedules.train_steps(cfg.schedule, horizon, max_steps),
-    )
+    return Algorithm(tx=tx, spec=spec, lr_schedule=lr, horizon=horizon,
+                     num_steps=hparams.num_steps(cfg, max_steps))

@@ -95,16 +95,23 @@ class RunnerConfig:
     Evaluations are the runner's natural checkpoints; ``checkpoint_every_s`` bounds how often
     (in wall seconds) one is written (0 = at every evaluation), besides on a stop signal and
     at the end.  ``stop_at_target`` ends a run at its first evaluation reaching the target.
-    ``compilation_cache`` turns on JAX's persistent compilation cache.
+    ``compilation_cache`` turns on JAX's persistent compilation cache, ``data_cache`` the
+    on-disk cache of generated data sets; ``trial_batch`` is how many points of a search one
+    job trains together (with a runner that can, see docs/speed.md).
     """
 
     name: str = MISSING
     checkpoint_every_s: float = 30.0
     stop_at_target: bool = False
     compilation_cache: bool = True
+    # The on-disk cache of generated data sets (hpfree.workloads.datacache).
+    data_cache: bool = True
+    # Points of a search trained together in one vmapped scan (docs/speed.md).
+    trial_batch: int = 1
 
     def __post_init__(self) -> None:
         check(self.checkpoint_every_s >= 0, "runner.checkpoint_every_s must be >= 0")
+        check(self.trial_batch >= 1, f"runner.trial_batch={self.trial_batch} must be >= 1")
 
 
 @dataclass

@@ -34,27 +34,39 @@ def train_steps(schedule: ScheduleConfig, horizon: int, max_steps: int) -> int:
     return max_steps
 
 
-def shape(schedule: ScheduleConfig, horizon: int) -> optax.Schedule:
-    """The multiplier as a function of the step (jit-friendly)."""
-    warm = warmup_steps(schedule, horizon)
+def shape(schedule: ScheduleConfig, horizon, warmup=None) -> optax.Schedule:
+    """The multiplier as a function of the step (jit-friendly).
+
+    ``horizon`` and ``warmup`` are step counts: Python numbers, or traced scalars when the
+    schedule is a value of a compiled step (``hpfree.hparams``); ``warmup`` defaults to
+    ``warmup_steps(schedule, horizon)``.  The pieces are optax's formulas
+    (``linear_schedule``, ``cosine_decay_schedule``, ``join_schedules``) written with array
+    operations only, so no Python branch depends on the numbers.
+    """
+    if warmup is None:
+        warmup = warmup_steps(schedule, horizon)
+    concrete = all(isinstance(v, (int, float)) for v in (horizon, warmup))
     if schedule.name == "none":
         return optax.constant_schedule(1.0)
-    if schedule.name == "constant":
-        if warm == 0:
-            return optax.constant_schedule(1.0)
-        return optax.join_schedules(
-            [optax.linear_schedule(0.0, 1.0, warm), optax.constant_schedule(1.0)], [warm]
-        )
-    # warmup_cosine
-    if warm >= horizon:
+    if schedule.name == "warmup_cosine" and concrete and warmup >= horizon:
         raise ValueError("warmup must be shorter than the horizon")
-    if warm == 0:
-        cosine = optax.cosine_decay_schedule(1.0, horizon)
-    else:
-        cosine = optax.warmup_cosine_decay_schedule(0.0, 1.0, warm, horizon, end_value=0.0)
+
+    def linear(step):  # optax.linear_schedule(0, 1, warmup) before the boundary
+        frac = 1 - jnp.clip(step, 0, warmup) / warmup
+        return (0.0 - 1.0) * frac + 1.0
+
+    if schedule.name == "constant":
+        return lambda step: jnp.where(step < warmup, linear(step), 1.0)
+
+    def cosine(count):  # optax.cosine_decay_schedule(1, horizon − warmup) after it
+        decay_steps = horizon - warmup
+        count = jnp.minimum(count, decay_steps)
+        return 0.5 * (1 + jnp.cos(jnp.pi * count / decay_steps))
 
     def fn(step):
-        return jnp.where(step >= horizon, 0.0, cosine(step))
+        # With warmup 0 the linear piece is never selected: a plain cosine over the horizon.
+        value = jnp.where(step < warmup, linear(step), cosine(step - warmup))
+        return jnp.where(step >= horizon, 0.0, value)
 
     return fn
 

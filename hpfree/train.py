@@ -28,7 +28,11 @@ _CACHE_READY = False
 
 
 def enable_compilation_cache(path: Optional[str] = None) -> None:
-    """Turn on JAX's persistent compilation cache (``$HPFREE_JAX_CACHE`` or ~/.cache)."""
+    """Turn on JAX's persistent compilation cache (``$HPFREE_JAX_CACHE`` or ~/.cache).
+
+    Programs that compile in under ``$HPFREE_JAX_CACHE_MIN_S`` seconds (default 0.5) are
+    not stored.
+    """
     global _CACHE_READY
     if _CACHE_READY:
         return
@@ -37,7 +41,8 @@ def enable_compilation_cache(path: Optional[str] = None) -> None:
     path = path or os.environ.get("HPFREE_JAX_CACHE") or str(
         Path.home() / ".cache" / "hpfree" / "jax")
     jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                      float(os.environ.get("HPFREE_JAX_CACHE_MIN_S", "0.5")))
     _CACHE_READY = True
 
 
@@ -83,6 +88,9 @@ def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
 
     if tcfg.runner.compilation_cache:
         enable_compilation_cache()
+    from hpfree.workloads import datacache
+
+    datacache.set_enabled(None if tcfg.runner.data_cache else False)
     record = new_record(tcfg, run_dir)
     if existing is not None:
         record.started_at = existing.started_at or record.started_at

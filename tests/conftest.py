@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Generated data sets are cached on disk (hpfree.workloads.datacache): the tests keep theirs
+# apart from the user's.
+TEST_DATA_CACHE = str(Path.home() / ".cache" / "hpfree" / "data-tests")
+os.environ.setdefault("HPFREE_CACHE", TEST_DATA_CACHE)
 # Tiny budgets so a run takes a second or two.
 FAST = ["workload.max_steps=120", "workload.eval_every=40", "progress=false"]
 
@@ -17,6 +21,7 @@ FAST = ["workload.max_steps=120", "workload.eval_every=40", "progress=false"]
 def cli_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("HPFREE_JAX_CACHE", str(Path.home() / ".cache" / "hpfree" / "jax-tests"))
+    env.setdefault("HPFREE_CACHE", TEST_DATA_CACHE)
     env["JAX_PLATFORMS"] = "cpu"
     env["HYDRA_FULL_ERROR"] = "0"
     return env

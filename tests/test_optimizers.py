@@ -16,6 +16,7 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
+from hpfree import hparams
 from hpfree.algorithm import build_algorithm
 from hpfree.errors import ConfigError
 from hpfree.validation import register_configs, validate
@@ -64,8 +65,10 @@ def test_trains_digits_mlp_for_100_steps(name: str):
     params, model_state = workload.init(init_key)
     before = workload.evaluate(params, model_state, valid)["loss"]
     state = TrainState(jnp.asarray(0, jnp.int32), params, model_state, algo.init(params))
-    chunk = make_chunk_fn(workload, algo, train_key, 100, 100)
-    state, losses = chunk(state, train)
+    # The runner's chunk takes the config's numbers as values (hpfree.hparams).
+    chunk = jax.jit(make_chunk_fn(workload, cfg, 100))
+    values = hparams.as_arrays(hparams.values(cfg, cfg.workload.max_steps))
+    state, losses = chunk(state, train, values, train_key, jnp.asarray(100, jnp.int32))
     assert int(state.step) == 100
     assert np.all(np.isfinite(np.asarray(losses))), f"{name}: non-finite training loss"
     after = workload.evaluate(algo.eval_params(state.opt_state, state.params),

@@ -57,10 +57,19 @@ def select(keep_old: jax.Array, old: Any, new: Any) -> Any:
     return jax.tree.map(lambda o, n: jnp.where(keep_old, o, n), old, new)
 
 
-def maybe_decayed_grads(updates: Any, params: Any, weight_decay: float,
+def is_static_zero(value: Any) -> bool:
+    """True for a Python number equal to 0 (a traced hyperparameter is never statically 0)."""
+    return isinstance(value, (int, float)) and value == 0
+
+
+def maybe_decayed_grads(updates: Any, params: Any, weight_decay: Any,
                         decouple: bool) -> Any:
-    """Add ``weight_decay * params`` to the gradient (L2, "coupled") unless ``decouple``."""
-    if decouple or not weight_decay:
+    """Add ``weight_decay * params`` to the gradient (L2, "coupled") unless ``decouple``.
+
+    ``weight_decay`` may be traced (a value of the compiled step, ``hpfree.hparams``); a
+    traced 0 adds ``0 * p``, which leaves finite gradients unchanged.
+    """
+    if decouple or is_static_zero(weight_decay):
         return updates
     return jax.tree.map(lambda g, p: g + weight_decay * p, updates, params)
 

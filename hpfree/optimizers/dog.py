@@ -41,8 +41,9 @@ class DoGConfig(OptimizerConfig):
 
 
 def build_dog(cfg: DoGConfig, lr: optax.Schedule, weight_decay: float):
+    # optax skips a weight decay that is a Python 0; a traced one is always applied.
     return optax.contrib.dog(lr, init_step=("heuristic", cfg.reps_rel), eps=cfg.eps,
-                             weight_decay=weight_decay or None)
+                             weight_decay=weight_decay)
 
 
 class DoWGState(NamedTuple):
@@ -95,7 +96,7 @@ class DoWGConfig(OptimizerConfig):
 
 def build_dowg(cfg: DoWGConfig, lr: optax.Schedule, weight_decay: float):
     return optax.chain(
-        optax.add_decayed_weights(weight_decay) if weight_decay else optax.identity(),
+        optax.add_decayed_weights(weight_decay),  # a Python 0 is skipped by optax
         scale_by_dowg(cfg.init_estim_sq_dist, cfg.eps, cfg.clip),
         optax.scale_by_learning_rate(lr),
     )

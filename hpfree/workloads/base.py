@@ -5,13 +5,20 @@ owns its data (generated deterministically from ``data_seed`` or shipped in a Py
 its Flax model, its loss and its evaluation metric, and declares its budget (``max_steps``),
 batch size, evaluation cadence and target.  The algorithm never sees any of this except
 through ``loss`` (for gradients) and the step count.
+
+Dropout and label smoothing are *values passed at call time* (``loss(..., reg)`` with a
+:class:`Regularizers`), as AlgoPerf passes ``dropout_rate`` to ``model_fn`` and
+``label_smoothing`` to ``loss_fn``: they may be traced arrays, so one compiled train step
+serves every point of a search (``hpfree.hparams``).  Models apply dropout with
+``hpfree.workloads.layers.Dropout``, which accepts a traced rate (a rate of 0 returns its
+input exactly).
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +57,16 @@ class WorkloadConfig:
             raise ConfigError(f"workload.direction={self.direction!r} must be 'min' or 'max'")
 
 
+class Regularizers(NamedTuple):
+    """The regularizers one training step applies (Python floats or traced scalars).
+
+    A workload zeroes those it has no counterpart for (:meth:`Workload.regularizers`).
+    """
+
+    dropout: Any = 0.0
+    label_smoothing: Any = 0.0
+
+
 class Workload(abc.ABC):
     """One task.  Subclasses set the class flags and implement the four abstract methods."""
 
@@ -66,6 +83,16 @@ class Workload(abc.ABC):
         self.dropout = reg.dropout if self.supports_dropout else 0.0
         self.label_smoothing = reg.label_smoothing if self.supports_label_smoothing else 0.0
 
+    def regularizers(self, reg: Any = None) -> Regularizers:
+        """The regularizers to train with: ``reg`` (a :class:`Regularizers`, a
+        ``RegularizationConfig`` or anything with ``dropout``/``label_smoothing``; values may
+        be traced) restricted to what this workload supports; ``None`` = the ones given to
+        the constructor."""
+        if reg is None:
+            return Regularizers(self.dropout, self.label_smoothing)
+        return Regularizers(reg.dropout if self.supports_dropout else 0.0,
+                            reg.label_smoothing if self.supports_label_smoothing else 0.0)
+
     @property
     def name(self) -> str:
         return self.cfg.name
@@ -80,8 +107,9 @@ class Workload(abc.ABC):
 
     @abc.abstractmethod
     def loss(self, params: Any, model_state: Any, batch: Any, rng: jax.Array,
-             train: bool) -> tuple[jax.Array, Any]:
-        """Mean training loss (with label smoothing / dropout when ``train``) and new state."""
+             train: bool, reg: Optional[Regularizers] = None) -> tuple[jax.Array, Any]:
+        """Mean training loss and new state; with ``train``, dropout and label smoothing
+        from ``self.regularizers(reg)`` (values may be traced)."""
 
     @abc.abstractmethod
     def evaluate(self, params: Any, model_state: Any, split: Any) -> dict[str, float]:

@@ -2,7 +2,8 @@
 
 Generated data sets are cached per (generator, arguments) in memory, with their arrays
 made read-only, so that a sweep running many configurations in one process generates each
-data set once and no caller can corrupt the copy the next run sees.
+data set once and no caller can corrupt the copy the next run sees; and on disk
+(``hpfree.workloads.datacache``), so that other processes load it instead of generating it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def cached_data(fn: Callable[..., Splits]) -> Callable[..., Splits]:
 
     @functools.lru_cache(maxsize=4)
     def cached(*args, **kwargs):
-        splits = fn(*args, **kwargs)
+        from hpfree.workloads import datacache
+
+        splits = datacache.load_or_make(fn, args, kwargs)
         for arrays in splits.values():
             for a in arrays.values():
                 a.flags.writeable = False

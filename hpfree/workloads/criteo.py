@@ -26,6 +26,7 @@ import numpy as np
 
 from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for, split
+from hpfree.workloads.layers import Dropout
 from hpfree.workloads.metrics import binary_cross_entropy
 from hpfree.workloads.registry import workload
 
@@ -120,7 +121,7 @@ class DLRMSmall(nn.Module):
         for i, width in enumerate(self.top):
             h = nn.relu(nn.Dense(width)(h))
             if i == len(self.top) - 1:
-                h = nn.Dropout(self.dropout, deterministic=not train)(h)
+                h = Dropout(self.dropout, deterministic=not train)(h)
         return nn.Dense(1)(h)[:, 0]
 
 
@@ -144,9 +145,9 @@ class MiniCriteo(Workload):
     supports_dropout = True
     supports_label_smoothing = False
 
-    def model(self) -> DLRMSmall:
+    def model(self, dropout=0.0) -> DLRMSmall:
         return DLRMSmall(vocab_sizes(self.cfg.data_seed), self.cfg.embed_dim, (64, 32),
-                         (128, 64), self.dropout)
+                         (128, 64), dropout)
 
     def make_data(self) -> Splits:
         c = self.cfg
@@ -159,8 +160,9 @@ class MiniCriteo(Workload):
         init = jax.jit(partial(self.model().init, train=False))
         return init({"params": rng}, dense, cat)["params"], {}
 
-    def loss(self, params, model_state, batch, rng, train):
-        logits = self.model().apply({"params": params}, batch["dense"], batch["cat"],
+    def loss(self, params, model_state, batch, rng, train, reg=None):
+        reg = self.regularizers(reg)
+        logits = self.model(reg.dropout).apply({"params": params}, batch["dense"], batch["cat"],
                                     train=train, rngs={"dropout": rng})
         return binary_cross_entropy(logits, batch["y"]), model_state
 

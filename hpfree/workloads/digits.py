@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 from hpfree.workloads.base import Splits, Workload, WorkloadConfig
-from hpfree.workloads.layers import Conv
+from hpfree.workloads.layers import Conv, Dropout, is_static_zero
 from hpfree.workloads.registry import workload
 
 
@@ -37,7 +37,7 @@ def load_digits_splits(seed: int, image_shape: tuple[int, ...]) -> Splits:
 
 def smoothed_cross_entropy(logits, labels, num_classes: int, smoothing: float):
     onehot = jax.nn.one_hot(labels, num_classes)
-    if smoothing:
+    if not is_static_zero(smoothing):
         onehot = optax.smooth_labels(onehot, smoothing)
     return optax.softmax_cross_entropy(logits, onehot).mean()
 
@@ -52,7 +52,7 @@ class MLP(nn.Module):
         x = x.reshape((x.shape[0], -1))
         for _ in range(self.depth):
             x = nn.relu(nn.Dense(self.hidden)(x))
-            x = nn.Dropout(self.dropout, deterministic=not train)(x)
+            x = Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(10)(x)
 
 
@@ -67,7 +67,7 @@ class CNN(nn.Module):
         x = nn.relu(Conv(self.channels * 2, (3, 3), strides=(2, 2))(x))
         x = x.reshape((x.shape[0], -1))
         x = nn.relu(nn.Dense(64)(x))
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(10)(x)
 
 
@@ -76,7 +76,7 @@ class _DigitsClassifier(Workload):
     supports_label_smoothing = True
     image_shape: tuple[int, ...] = (64,)
 
-    def model(self) -> nn.Module:
+    def model(self, dropout=0.0) -> nn.Module:
         raise NotImplementedError
 
     def make_data(self) -> Splits:
@@ -87,10 +87,11 @@ class _DigitsClassifier(Workload):
         params = self.model().init({"params": rng}, x, train=False)["params"]
         return params, {}
 
-    def loss(self, params, model_state, batch, rng, train):
-        logits = self.model().apply({"params": params}, batch["x"], train=train,
+    def loss(self, params, model_state, batch, rng, train, reg=None):
+        reg = self.regularizers(reg)
+        logits = self.model(reg.dropout).apply({"params": params}, batch["x"], train=train,
                                     rngs={"dropout": rng})
-        smoothing = self.label_smoothing if train else 0.0
+        smoothing = reg.label_smoothing if train else 0.0
         return smoothed_cross_entropy(logits, batch["y"], 10, smoothing), model_state
 
     @partial(jax.jit, static_argnums=0)
@@ -122,8 +123,8 @@ class DigitsMLPConfig(WorkloadConfig):
 class DigitsMLP(_DigitsClassifier):
     image_shape = (64,)
 
-    def model(self):
-        return MLP(self.cfg.hidden, self.cfg.depth, self.dropout)
+    def model(self, dropout=0.0):
+        return MLP(self.cfg.hidden, self.cfg.depth, dropout)
 
 
 @dataclass
@@ -142,5 +143,5 @@ class DigitsCNNConfig(WorkloadConfig):
 class DigitsCNN(_DigitsClassifier):
     image_shape = (8, 8, 1)
 
-    def model(self):
-        return CNN(self.cfg.channels, self.dropout)
+    def model(self, dropout=0.0):
+        return CNN(self.cfg.channels, dropout)

@@ -25,7 +25,7 @@ import numpy as np
 
 from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for, split
-from hpfree.workloads.layers import Conv, UpConv2x
+from hpfree.workloads.layers import Conv, Dropout, UpConv2x
 from hpfree.workloads.metrics import ssim
 from hpfree.workloads.registry import workload
 
@@ -104,7 +104,7 @@ class ConvBlock(nn.Module):
             x = nn.InstanceNorm(use_bias=False, use_scale=False)(x)
             x = nn.leaky_relu(x, 0.2)
             # Dropout2d: whole channels, as in the fastMRI U-Net.
-            x = nn.Dropout(self.dropout, broadcast_dims=(1, 2), deterministic=not train)(x)
+            x = Dropout(self.dropout, broadcast_dims=(1, 2), deterministic=not train)(x)
         return x
 
 
@@ -154,8 +154,8 @@ class MiniFastMRI(Workload):
     supports_dropout = True
     supports_label_smoothing = False
 
-    def model(self) -> UNet:
-        return UNet(self.cfg.channels, 2, self.dropout)
+    def model(self, dropout=0.0) -> UNet:
+        return UNet(self.cfg.channels, 2, dropout)
 
     def make_data(self) -> Splits:
         c = self.cfg
@@ -167,8 +167,9 @@ class MiniFastMRI(Workload):
         # Jitted: one compilation is faster than initialising op by op (same values).
         return jax.jit(partial(self.model().init, train=False))({"params": rng}, x)["params"], {}
 
-    def loss(self, params, model_state, batch, rng, train):
-        out = self.model().apply({"params": params}, batch["x"], train=train,
+    def loss(self, params, model_state, batch, rng, train, reg=None):
+        reg = self.regularizers(reg)
+        out = self.model(reg.dropout).apply({"params": params}, batch["x"], train=train,
                                  rngs={"dropout": rng})
         return jnp.abs(out - batch["y"]).mean(), model_state
 

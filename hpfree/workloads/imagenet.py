@@ -28,7 +28,7 @@ import optax
 
 from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for
-from hpfree.workloads.layers import Conv
+from hpfree.workloads.layers import Conv, Dropout
 from hpfree.workloads.metrics import cross_entropy
 from hpfree.workloads.registry import workload
 
@@ -117,7 +117,7 @@ class EncoderBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool, mask=None):
-        drop = partial(nn.Dropout, self.dropout, deterministic=not train)
+        drop = partial(Dropout, self.dropout, deterministic=not train)
         y = nn.MultiHeadDotProductAttention(num_heads=self.heads)(nn.LayerNorm()(x), mask=mask)
         x = x + drop()(y)
         y = nn.Dense(self.mlp_dim)(nn.LayerNorm()(x))
@@ -138,7 +138,7 @@ class ViT(nn.Module):
         x = Conv(self.width, (self.patch, self.patch), (self.patch, self.patch))(x)
         x = x.reshape((x.shape[0], -1, self.width))
         pos = self.param("pos_embedding", nn.initializers.normal(0.02), x.shape[1:])
-        x = nn.Dropout(self.dropout, deterministic=not train)(x + pos)
+        x = Dropout(self.dropout, deterministic=not train)(x + pos)
         for _ in range(self.depth):
             x = EncoderBlock(self.heads, self.mlp_dim, self.dropout)(x, train)
         x = nn.LayerNorm()(x).mean(axis=1)
@@ -157,19 +157,21 @@ class _ImageConfig(WorkloadConfig):
 class _ImageClassifier(Workload):
     supports_label_smoothing = True
 
-    def model(self) -> nn.Module:
+    def model(self, dropout=0.0) -> nn.Module:
         raise NotImplementedError
 
     def make_data(self) -> Splits:
         c = self.cfg
         return make_distorted_digits(c.data_seed, c.image_size, c.train_copies, c.pixel_noise)
 
-    def _apply(self, params, model_state, x, train, rng=None):
+    def _apply(self, params, model_state, x, train, rng=None, dropout=0.0):
         raise NotImplementedError
 
-    def loss(self, params, model_state, batch, rng, train):
-        logits, model_state = self._apply(params, model_state, batch["x"], train, rng)
-        smoothing = self.label_smoothing if train else 0.0
+    def loss(self, params, model_state, batch, rng, train, reg=None):
+        reg = self.regularizers(reg)
+        logits, model_state = self._apply(params, model_state, batch["x"], train, rng,
+                                          reg.dropout)
+        smoothing = reg.label_smoothing if train else 0.0
         return cross_entropy(logits, batch["y"], NUM_CLASSES, smoothing), model_state
 
     @partial(jax.jit, static_argnums=0)
@@ -198,7 +200,7 @@ class MiniResNet(_ImageClassifier):
 
     supports_dropout = False
 
-    def model(self):
+    def model(self, dropout=0.0):
         return ResNet()
 
     def init(self, rng):
@@ -207,7 +209,7 @@ class MiniResNet(_ImageClassifier):
         variables = jax.jit(partial(self.model().init, train=False))({"params": rng}, x)
         return variables["params"], {"batch_stats": variables["batch_stats"]}
 
-    def _apply(self, params, model_state, x, train, rng=None):
+    def _apply(self, params, model_state, x, train, rng=None, dropout=0.0):
         variables = {"params": params, **model_state}
         if train:
             logits, new_state = self.model().apply(variables, x, train=True,
@@ -233,14 +235,15 @@ class MiniViTConfig(_ImageConfig):
 class MiniViT(_ImageClassifier):
     supports_dropout = True
 
-    def model(self):
+    def model(self, dropout=0.0):
         c = self.cfg
-        return ViT(c.patch, c.width, c.depth, c.heads, 2 * c.width, self.dropout)
+        return ViT(c.patch, c.width, c.depth, c.heads, 2 * c.width, dropout)
 
     def init(self, rng):
         x = jnp.zeros((1, self.cfg.image_size, self.cfg.image_size, 1), jnp.float32)
         return self.model().init({"params": rng}, x, train=False)["params"], {}
 
-    def _apply(self, params, model_state, x, train, rng=None):
+    def _apply(self, params, model_state, x, train, rng=None, dropout=0.0):
         rngs = {"dropout": rng} if rng is not None else {}
-        return self.model().apply({"params": params}, x, train=train, rngs=rngs), model_state
+        return self.model(dropout).apply({"params": params}, x, train=train,
+                                         rngs=rngs), model_state

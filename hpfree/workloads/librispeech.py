@@ -29,7 +29,7 @@ import optax
 
 from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for, split
-from hpfree.workloads.layers import Conv, DepthwiseConv1D
+from hpfree.workloads.layers import Conv, DepthwiseConv1D, Dropout
 from hpfree.workloads.metrics import ctc_greedy_decode, word_error_rate
 from hpfree.workloads.registry import workload
 
@@ -124,8 +124,8 @@ class FeedForward(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool):
         y = nn.Dense(4 * self.width)(nn.LayerNorm()(x))
-        y = nn.Dropout(self.dropout, deterministic=not train)(nn.swish(y))
-        return nn.Dropout(self.dropout, deterministic=not train)(nn.Dense(self.width)(y))
+        y = Dropout(self.dropout, deterministic=not train)(nn.swish(y))
+        return Dropout(self.dropout, deterministic=not train)(nn.Dense(self.width)(y))
 
 
 class ConformerBlock(nn.Module):
@@ -136,7 +136,7 @@ class ConformerBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x, pad, train: bool):
-        drop = partial(nn.Dropout, self.dropout, deterministic=not train)
+        drop = partial(Dropout, self.dropout, deterministic=not train)
         x = x + 0.5 * FeedForward(self.width, self.dropout)(x, train)
         mask = nn.make_attention_mask(pad < 0.5, pad < 0.5)
         y = nn.MultiHeadDotProductAttention(num_heads=self.heads)(nn.LayerNorm()(x), mask=mask)
@@ -161,7 +161,7 @@ class Conformer(nn.Module):
     def __call__(self, frames, pad, train: bool):
         x, pad = subsample(frames, pad, self.width)
         x = nn.Dense(self.width)(x) + sinusoids(x.shape[1], self.width)
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout, deterministic=not train)(x)
         for _ in range(self.depth):
             x = ConformerBlock(self.width, self.heads, 7, self.dropout)(x, pad, train)
         return nn.Dense(NUM_CLASSES)(x), pad
@@ -177,12 +177,12 @@ class DeepSpeech(nn.Module):
         x, pad = subsample(frames, pad, self.width)
         lengths = jnp.sum(1.0 - pad, axis=1).astype(jnp.int32)
         for _ in range(self.depth):
-            x = nn.Dropout(self.dropout, deterministic=not train)(nn.LayerNorm()(x))
+            x = Dropout(self.dropout, deterministic=not train)(nn.LayerNorm()(x))
             x = nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(self.width)),
                                  nn.RNN(nn.OptimizedLSTMCell(self.width)))(
                 x, seq_lengths=lengths)
         x = nn.relu(nn.Dense(2 * self.width)(nn.LayerNorm()(x)))
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(NUM_CLASSES)(x), pad
 
 
@@ -202,7 +202,7 @@ class _CTCWorkload(Workload):
     supports_dropout = True
     supports_label_smoothing = False
 
-    def model(self) -> nn.Module:
+    def model(self, dropout=0.0) -> nn.Module:
         raise NotImplementedError
 
     def make_data(self) -> Splits:
@@ -217,17 +217,18 @@ class _CTCWorkload(Workload):
         init = jax.jit(partial(self.model().init, train=False))
         return init({"params": rng}, frames, pad)["params"], {}
 
-    def _ctc(self, params, batch, train, rng=None):
+    def _ctc(self, params, batch, train, rng=None, dropout=0.0):
         rngs = {"dropout": rng} if rng is not None else {}
-        logits, pad = self.model().apply({"params": params}, batch["frames"],
+        logits, pad = self.model(dropout).apply({"params": params}, batch["frames"],
                                          batch["frame_pad"], train=train, rngs=rngs)
         per_seq = optax.ctc_loss(logits, pad, batch["labels"], batch["label_pad"])
         # Normalized per label token, so the scale does not depend on utterance length.
         loss = per_seq.sum() / jnp.maximum((1.0 - batch["label_pad"]).sum(), 1.0)
         return loss, logits, pad
 
-    def loss(self, params, model_state, batch, rng, train):
-        return self._ctc(params, batch, train, rng)[0], model_state
+    def loss(self, params, model_state, batch, rng, train, reg=None):
+        reg = self.regularizers(reg)
+        return self._ctc(params, batch, train, rng, reg.dropout)[0], model_state
 
     @partial(jax.jit, static_argnums=0)
     def _eval(self, params, split_):
@@ -254,9 +255,9 @@ class MiniConformerConfig(_SpeechConfig):
 
 @workload("mini_conformer", MiniConformerConfig)
 class MiniConformer(_CTCWorkload):
-    def model(self):
+    def model(self, dropout=0.0):
         c = self.cfg
-        return Conformer(c.width, c.depth, c.heads, self.dropout)
+        return Conformer(c.width, c.depth, c.heads, dropout)
 
 
 @dataclass
@@ -270,6 +271,6 @@ class MiniDeepSpeechConfig(_SpeechConfig):
 
 @workload("mini_deepspeech", MiniDeepSpeechConfig)
 class MiniDeepSpeech(_CTCWorkload):
-    def model(self):
+    def model(self, dropout=0.0):
         c = self.cfg
-        return DeepSpeech(c.width, c.depth, self.dropout)
+        return DeepSpeech(c.width, c.depth, dropout)

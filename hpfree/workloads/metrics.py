@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from hpfree.workloads.layers import is_static_zero
+
 
 # --- log-losses ---------------------------------------------------------------------------
 
@@ -37,7 +39,7 @@ def cross_entropy(logits: jax.Array, labels: jax.Array, num_classes: int,
     weighted positions.
     """
     onehot = jax.nn.one_hot(labels, num_classes)
-    if smoothing:
+    if not is_static_zero(smoothing):
         onehot = optax.smooth_labels(onehot, smoothing)
     losses = optax.softmax_cross_entropy(logits, onehot)
     if weights is None:
@@ -49,7 +51,7 @@ def binary_cross_entropy(logits: jax.Array, labels: jax.Array, smoothing: float 
                          weights: jax.Array | None = None) -> jax.Array:
     """Mean sigmoid cross entropy; smoothing pulls 0/1 labels towards 0.5 (AlgoPerf's OGBG)."""
     labels = labels.astype(logits.dtype)
-    if smoothing:
+    if not is_static_zero(smoothing):
         labels = labels * (1.0 - smoothing) + 0.5 * smoothing
     losses = optax.sigmoid_binary_cross_entropy(logits, labels)
     if weights is None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for, split
+from hpfree.workloads.layers import Dropout
 from hpfree.workloads.metrics import binary_cross_entropy, mean_average_precision
 from hpfree.workloads.registry import workload
 
@@ -209,7 +210,7 @@ class MLP(nn.Module):
     def __call__(self, *inputs, train: bool):
         x = nn.Dense(self.width)(jnp.concatenate(inputs, axis=-1))
         x = nn.relu(nn.LayerNorm()(x))
-        return nn.Dropout(self.dropout, deterministic=not train)(x)
+        return Dropout(self.dropout, deterministic=not train)(x)
 
 
 class GraphNetwork(nn.Module):
@@ -265,9 +266,9 @@ class MiniOGBG(Workload):
     supports_dropout = True
     supports_label_smoothing = True
 
-    def model(self) -> GraphNetwork:
+    def model(self, dropout=0.0) -> GraphNetwork:
         c = self.cfg
-        return GraphNetwork(c.latent, c.message_passing_steps, NUM_TASKS, self.dropout)
+        return GraphNetwork(c.latent, c.message_passing_steps, NUM_TASKS, dropout)
 
     def make_data(self) -> Splits:
         c = self.cfg
@@ -285,13 +286,14 @@ class MiniOGBG(Workload):
         init = jax.jit(partial(self.model().init, train=False))
         return init({"params": rng}, graph)["params"], {}
 
-    def _logits(self, params, batch, train, rng=None):
+    def _logits(self, params, batch, train, rng=None, dropout=0.0):
         rngs = {"dropout": rng} if rng is not None else {}
-        return self.model().apply({"params": params}, batch, train=train, rngs=rngs)
+        return self.model(dropout).apply({"params": params}, batch, train=train, rngs=rngs)
 
-    def loss(self, params, model_state, batch, rng, train):
-        logits = self._logits(params, batch, train, rng)
-        smoothing = self.label_smoothing if train else 0.0
+    def loss(self, params, model_state, batch, rng, train, reg=None):
+        reg = self.regularizers(reg)
+        logits = self._logits(params, batch, train, rng, reg.dropout)
+        smoothing = reg.label_smoothing if train else 0.0
         return binary_cross_entropy(logits, batch["labels"], smoothing,
                                     batch["label_mask"]), model_state
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from hpfree.workloads.base import Splits, Workload, WorkloadConfig
 from hpfree.workloads.common import cached_data, rng_for, split
+from hpfree.workloads.layers import Dropout, attention_dropout, is_static_zero
 from hpfree.workloads.metrics import bleu, cross_entropy
 from hpfree.workloads.registry import workload
 
@@ -143,9 +144,14 @@ class Block(nn.Module):
 
     @nn.compact
     def __call__(self, x, mask, train: bool, encoded=None, cross_mask=None):
-        drop = partial(nn.Dropout, self.dropout, deterministic=not train)
-        attn = partial(nn.MultiHeadDotProductAttention, num_heads=self.heads,
-                       dropout_rate=self.dropout, deterministic=not train)
+        drop = partial(Dropout, self.dropout, deterministic=not train)
+
+        def attn(**kw):  # dropout on the attention weights at a possibly traced rate
+            use = train and not is_static_zero(self.dropout)
+            rng = self.make_rng("dropout") if use else None
+            return nn.MultiHeadDotProductAttention(
+                num_heads=self.heads, attention_fn=attention_dropout(self.dropout, rng), **kw)
+
         x = x + drop()(attn(decode=self.decode)(nn.LayerNorm()(x), mask=mask))
         if self.decoder:
             x = x + drop()(attn()(nn.LayerNorm()(x), encoded, mask=cross_mask))
@@ -173,7 +179,7 @@ class Transformer(nn.Module):
                               decode=self.decode) for _ in range(self.depth)]
         self.enc_norm = nn.LayerNorm()
         self.dec_norm = nn.LayerNorm()
-        self.drop = nn.Dropout(self.dropout)
+        self.drop = Dropout(self.dropout)
 
     def encode(self, src, train: bool):
         x = self.embed(src) * np.sqrt(self.width) + self.src_pos[:src.shape[1]]
@@ -233,10 +239,10 @@ class MiniWMT(Workload):
     def grammar(self) -> Grammar:
         return Grammar(self.cfg.data_seed)
 
-    def model(self, decode: bool = False) -> Transformer:
+    def model(self, decode: bool = False, dropout=0.0) -> Transformer:
         c = self.cfg
         return Transformer(len(self.grammar.vocab), c.width, c.depth, c.heads, 2 * c.width,
-                           self.dropout, decode=decode)
+                           dropout, decode=decode)
 
     def make_data(self) -> Splits:
         c = self.cfg
@@ -246,16 +252,17 @@ class MiniWMT(Workload):
         tokens = jnp.zeros((1, MAX_LEN), jnp.int32)
         return self.model().init({"params": rng}, tokens, tokens, train=False)["params"], {}
 
-    def _loss(self, params, batch, train, smoothing, rng=None):
+    def _loss(self, params, batch, train, smoothing, rng=None, dropout=0.0):
         rngs = {"dropout": rng} if rng is not None else {}
-        logits = self.model().apply({"params": params}, batch["src"], shift_right(batch["tgt"]),
+        logits = self.model(dropout=dropout).apply({"params": params}, batch["src"], shift_right(batch["tgt"]),
                                     train=train, rngs=rngs)
         weights = (batch["tgt"] != PAD).astype(jnp.float32)
         return cross_entropy(logits, batch["tgt"], logits.shape[-1], smoothing, weights)
 
-    def loss(self, params, model_state, batch, rng, train):
-        smoothing = self.label_smoothing if train else 0.0
-        return self._loss(params, batch, train, smoothing, rng), model_state
+    def loss(self, params, model_state, batch, rng, train, reg=None):
+        reg = self.regularizers(reg)
+        smoothing = reg.label_smoothing if train else 0.0
+        return self._loss(params, batch, train, smoothing, rng, reg.dropout), model_state
 
     @partial(jax.jit, static_argnums=0)
     def _eval(self, params, split_):
