@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Iterable, Optional
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Optional
 
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from hpfree.errors import ConfigError
-from hpfree.validation import register_configs, validate, without_hydra
 from hpfree.run_naming import register_resolver
+from hpfree.validation import register_configs, validate, without_hydra
 
 CONFIG_MODULE = "hpfree.conf"
 CONFIG_NAME = "config"
@@ -61,6 +62,30 @@ def one_line(exc: BaseException) -> str:
 
 def _compose(overrides: list[str]):
     return compose(config_name=CONFIG_NAME, overrides=overrides, return_hydra_config=True)
+
+
+@contextmanager
+def hydra_session(one_line_errors: bool = True) -> Iterator[None]:
+    """Hydra's compose API on hpfree's configs (``pkg://hpfree.conf`` + every plug-in option).
+
+    Hydra's global state is cleared before and after, so sessions never leak into each other
+    or into a Hydra app running in the same process.  With ``one_line_errors``, composition
+    and override-grammar errors become one-line :class:`ConfigError`.
+    """
+    register_configs()
+    register_resolver()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
+            yield
+    except ConfigError:
+        raise
+    except Exception as exc:  # Hydra composition / override grammar errors
+        if not one_line_errors:
+            raise
+        raise ConfigError(one_line(exc)) from None
+    finally:
+        GlobalHydra.instance().clear()
 
 
 def _is_hydra_override(ov: str) -> bool:
@@ -111,37 +136,21 @@ def check_command_line(overrides: Iterable[str], multirun: bool, cover: bool = F
     ``cover``: validate only a :func:`covering` subset of a multirun's jobs (dry runs) and
     return its size.
     """
-    register_configs()
-    register_resolver()
     overrides = list(overrides)
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
-            jobs = expand_jobs(overrides, multirun)
-            if cover:
-                jobs = covering(jobs)
-            for job in jobs:
-                cfg = _compose(job)
-                validate(without_hydra(cfg))
-    except ConfigError:
-        raise
-    except Exception as exc:  # Hydra composition / override grammar errors
-        raise ConfigError(one_line(exc)) from None
-    finally:
-        GlobalHydra.instance().clear()
+    with hydra_session():
+        jobs = expand_jobs(overrides, multirun)
+        if cover:
+            jobs = covering(jobs)
+        for job in jobs:
+            cfg = _compose(job)
+            validate(without_hydra(cfg))
     return len(jobs)
 
 
 def compose_config(overrides: Iterable[str] = ()):
     """The validated TrainConfig that ``hpfree-train OVERRIDES`` would run (for scripts)."""
-    register_configs()
-    register_resolver()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
-            return validate(compose(config_name=CONFIG_NAME, overrides=list(overrides)))
-    finally:
-        GlobalHydra.instance().clear()
+    with hydra_session(one_line_errors=False):
+        return validate(compose(config_name=CONFIG_NAME, overrides=list(overrides)))
 
 
 def _is_hydra_arg(arg: str) -> bool:
@@ -176,38 +185,27 @@ def check_search(overrides: Iterable[str], max_points: Optional[int] = None,
     """
     from hpfree.sweeps import plan
 
-    register_configs()
-    register_resolver()
     overrides = [o for o in overrides if o not in ("-m", "--multirun")]
     hydra_args = [o for o in overrides if _is_hydra_arg(o)]
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
-            config = _compose(overrides)
-            sweeper = OmegaConf.select(config, "hydra.sweeper")
-            if not str(OmegaConf.select(sweeper, "_target_") or "").endswith(
-                    "QuasiRandomSweeper"):
-                raise ConfigError("not a quasi-random search: add hydra/sweeper=quasirandom "
-                                  "(or search_space=...)")
-            knobs = OmegaConf.to_container(sweeper, resolve=True)
-            num_points = knobs.get("num_points")
-            trials = knobs.get("trials")
-            if max_points is not None and trials is None:
-                space = OmegaConf.to_container(sweeper.search_space, resolve=True) or {}
-                full = num_points or (None if space.get("grid") else plan.DEFAULT_POINTS)
-                num_points = min(full or max_points, max_points)
-            task = [o for o in overrides if not _is_hydra_arg(o)]
-            result = plan.plan_sweep(
-                config, task, lambda ovs: _compose_cached(hydra_args, ovs),
-                search_space=knobs.get("search_space"), num_points=num_points,
-                seed=int(knobs.get("seed") or 0), seeds=int(knobs.get("seeds") or 1),
-                seed_start=int(knobs.get("seed_start") or 0),
-                trials=None if trials is None else list(trials),
-                params=knobs.get("params") or {}, workloads=workloads)
-    except ConfigError:
-        raise
-    except Exception as exc:  # Hydra composition / override grammar errors
-        raise ConfigError(one_line(exc)) from None
-    finally:
-        GlobalHydra.instance().clear()
+    with hydra_session():
+        config = _compose(overrides)
+        sweeper = OmegaConf.select(config, "hydra.sweeper")
+        if not str(OmegaConf.select(sweeper, "_target_") or "").endswith("QuasiRandomSweeper"):
+            raise ConfigError("not a quasi-random search: add hydra/sweeper=quasirandom "
+                              "(or search_space=...)")
+        knobs = OmegaConf.to_container(sweeper, resolve=True)
+        num_points = knobs.get("num_points")
+        trials = knobs.get("trials")
+        if max_points is not None and trials is None:
+            space = OmegaConf.to_container(sweeper.search_space, resolve=True) or {}
+            full = num_points or (None if space.get("grid") else plan.DEFAULT_POINTS)
+            num_points = min(full or max_points, max_points)
+        task = [o for o in overrides if not _is_hydra_arg(o)]
+        result = plan.plan_sweep(
+            config, task, lambda ovs: _compose_cached(hydra_args, ovs),
+            search_space=knobs.get("search_space"), num_points=num_points,
+            seed=int(knobs.get("seed") or 0), seeds=int(knobs.get("seeds") or 1),
+            seed_start=int(knobs.get("seed_start") or 0),
+            trials=None if trials is None else list(trials),
+            params=knobs.get("params") or {}, workloads=workloads)
     return len(result.jobs)

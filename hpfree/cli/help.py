@@ -46,25 +46,17 @@ EXAMPLES = """\
 
 
 def _options() -> tuple[dict[str, list[str]], dict[str, str]]:
-    from hydra import compose, initialize_config_module
+    from hydra import compose
     from hydra.core.global_hydra import GlobalHydra
 
-    from hpfree.preflight import CONFIG_MODULE, CONFIG_NAME
-    from hpfree.run_naming import register_resolver
-    from hpfree.validation import register_configs
+    from hpfree.preflight import CONFIG_NAME, hydra_session
 
-    register_configs()
-    register_resolver()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
-            loader = GlobalHydra.instance().config_loader()
-            options = {g: [o for o in loader.get_group_options(g) if not o.startswith("base_")]
-                       for g, _ in GROUPS}
-            cfg = compose(config_name=CONFIG_NAME, return_hydra_config=True)
-            choices = {str(k): str(v) for k, v in cfg.hydra.runtime.choices.items()}
-    finally:
-        GlobalHydra.instance().clear()
+    with hydra_session():
+        loader = GlobalHydra.instance().config_loader()
+        options = {g: [o for o in loader.get_group_options(g) if not o.startswith("base_")]
+                   for g, _ in GROUPS}
+        cfg = compose(config_name=CONFIG_NAME, return_hydra_config=True)
+        choices = {str(k): str(v) for k, v in cfg.hydra.runtime.choices.items()}
     return options, choices
 
 
