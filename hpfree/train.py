@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from hpfree import checkpoint, records
+from hpfree import checkpoint, outcome, records, recovery
 from hpfree.config import TrainConfig, to_plain
 from hpfree.validation import validate
 from hpfree.io import atomic_write_text
@@ -76,7 +76,7 @@ def run(cfg: DictConfig | TrainConfig, run_dir: str | Path,
 
 def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
                 handle_signals: bool) -> records.RunRecord:
-    existing = records.load(run_dir)
+    existing = recovery.prepare(run_dir, log)  # stale temp files, an unreadable record
     if existing is not None and existing.status in records.FINAL_STATUSES and not tcfg.force:
         log(f"[hpfree] already {existing.status}: {run_dir / records.RECORD} (force=true re-runs)")
         return existing
@@ -115,10 +115,14 @@ def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
     except Exception as exc:  # a failed run is recorded, never crashes a sweep
         record.status = "failed"
         record.error = f"{type(exc).__name__}: {exc}"
-        (run_dir / "error.log").write_text(traceback.format_exc())
+        try:
+            (run_dir / "error.log").write_text(traceback.format_exc())
+        except OSError:  # the disk that failed the run may refuse this too
+            pass
     record.finished_at = records.now()
     records.write(run_dir, record)
     tracker.finish(record)
+    outcome.note(record.status)  # the command's exit code (hpfree.outcome)
     return record
 
 
