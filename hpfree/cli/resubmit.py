@@ -1,5 +1,5 @@
-"""``hpfree-resubmit SWEEP_DIR [OVERRIDES...]``: relaunch a sweep's missing, failed and
-preempted jobs with the command and launcher that made them; never a completed or diverged
+"""``hpfree-resubmit SWEEP_DIR [OVERRIDES...]``: relaunch a sweep's missing, failed,
+preempted and corrupt jobs with the command and launcher that made them; never a completed or diverged
 one, nor one SLURM still has queued or running.
 
 Safe to run while the sweep still runs, or twice at once: every job takes its run
@@ -19,7 +19,7 @@ from typing import Optional
 from hpfree.cli import common
 
 # One line for `hpfree-train --help`'s list of commands.
-SUMMARY = "relaunch a sweep's missing, failed and preempted jobs (never a final one)"
+SUMMARY = "relaunch a sweep's missing, failed, preempted and corrupt jobs (never a final one)"
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -1,5 +1,5 @@
 """``hpfree-status SWEEP_DIR``: how many jobs of a sweep are completed, diverged, running,
-queued, failed, preempted or missing — per state, per workload and per trial.
+queued, failed, preempted, missing or corrupt — per state, per workload and per trial.
 
 States are read from each run's ``record.json`` and lock at the moment you ask, and from
 SLURM's queue for a sweep launched with ``launcher=slurm`` (see ``hpfree.sweeps.status``);
