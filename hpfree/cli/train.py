@@ -36,7 +36,12 @@ def task(cfg: DictConfig) -> Optional[float]:
     from hpfree import train
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    record = train.run(cfg, run_dir)
+    if cfg.get("batch_with"):  # a trial batch of a search (runner.trial_batch)
+        from hpfree import trial_batch
+
+        record = trial_batch.run(cfg, run_dir)
+    else:
+        record = train.run(cfg, run_dir)
     print(train.summary(record, run_dir), flush=True)
     return record.ttt_steps
 
