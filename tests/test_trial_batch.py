@@ -166,3 +166,14 @@ def test_resubmitting_a_partly_failed_batch_relaunches_only_its_failed_points(wo
         assert (sweep / key / records.RECORD).stat().st_mtime_ns == mtime, key
     status = hpfree([str(sweep)], workdir, tool="status", check=True).stdout
     assert "completed  4" in status
+    # The batch job itself, run again as a TPU slice runs it (one run, hydra.run.dir set):
+    # every point is final, so each is skipped and nothing is rewritten.
+    m = manifest.load(sweep)
+    lead = m.job(keys[0])
+    others = ",".join(f"'{k}'" for k in keys[1:])
+    stamps = {k: (sweep / k / records.RECORD).stat().st_mtime_ns for k in keys}
+    proc = hpfree([*lead.overrides, "progress=false", f"sweeps_dir={workdir}/sweeps",
+                   f"batch_with=[{others}]", f"hydra.run.dir={sweep / keys[0]}"], workdir,
+                  check=True)
+    assert proc.stdout.count("[hpfree] already completed") == 4, proc.stdout
+    assert stamps == {k: (sweep / k / records.RECORD).stat().st_mtime_ns for k in keys}

@@ -147,7 +147,7 @@ class QuasiRandomSweeper(Sweeper):
         if k > 1:
             print(f"{_PREFIX} trial batches of up to {k} points: {len(units)} jobs", flush=True)
         show = bool(OmegaConf.select(self.config, "progress", default=True))
-        bar = progress.SweepProgress(f"sweep {name}", len(todo)) if show else None
+        bar = progress.SweepProgress("sweep points", len(todo)) if show else None
         returns = []
         size = self._batch_size(len(units))
         local = self._local()
@@ -157,6 +157,10 @@ class QuasiRandomSweeper(Sweeper):
         returned = 0
         for start in range(0, len(units), size):
             chunk = units[start:start + size]
+            if bar is not None:  # what is about to run shows as running
+                now = status.counts(states)
+                now["running"] += sum(len(u) for u in chunk)
+                bar.update(now, returned)
             results = self.launcher.launch([batches.overrides(u) for u in chunk],
                                            initial_job_idx=job_idx)
             job_idx += len(chunk)
