@@ -132,6 +132,10 @@ class TrainConfig:
     # Search bookkeeping, set by the quasi-random sweeper (None for plain runs).
     trial: Optional[int] = knob(None, at_least(0))
     seed_index: int = knob(0, at_least(0))
+    # Run directories (relative to the sweep directory) of the other points of a search
+    # this job trains together with its own, in one vmapped scan (``runner.trial_batch``;
+    # set by the quasi-random sweeper, hpfree.trial_batch).
+    batch_with: list[str] = field(default_factory=list)
     force: bool = False
     progress: bool = True
 

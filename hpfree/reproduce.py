@@ -63,6 +63,8 @@ class ReproduceConfig:
     externals: list[str] = field(default_factory=list)
     baselines_in_leaderboard: bool = True  # stage-1 AdamW/NadamW defaults join the final pool
     overrides: list[str] = field(default_factory=list)  # added to every training job
+    # Points of a search trained together in one vmapped scan (runner.trial_batch).
+    trial_batch: int = 1
     stages: list[str] = field(default_factory=lambda: ["naive", "search", "select",
                                                        "leaderboard"])
     # Compose and validate every stage's commands (searches: their first points), train
@@ -72,7 +74,7 @@ class ReproduceConfig:
     def __post_init__(self) -> None:
         from hpfree.errors import ConfigError
 
-        for knob in ("num_points", "top_k", "seeds"):
+        for knob in ("num_points", "top_k", "seeds", "trial_batch"):
             if getattr(self, knob) < 1:
                 raise ConfigError(f"{knob}={getattr(self, knob)} must be >= 1")
         unknown = [s for s in self.stages if s not in ("naive", "search", "select",
@@ -121,6 +123,7 @@ class Reproduction:
         c = self.cfg
         return [f"suite={c.suite}", f"launcher={c.launcher}", f"runner={c.runner}",
                 f"sweeps_dir={self.root.resolve()}", f"sweep_name={sweep}", "progress=false",
+                *([f"runner.trial_batch={c.trial_batch}"] if c.trial_batch > 1 else []),
                 *c.overrides]
 
     def search_args(self, algo: str, horizon: str) -> list[str]:

@@ -40,7 +40,12 @@ def task(cfg: DictConfig) -> Optional[float]:
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     with common.reporting("hpfree-train"):
-        record = train.run(cfg, run_dir)
+        if cfg.get("batch_with"):  # a trial batch of a search (runner.trial_batch)
+            from hpfree import trial_batch
+
+            record = trial_batch.run(cfg, run_dir)
+        else:
+            record = train.run(cfg, run_dir)
     failed = record.status == "failed"
     print(train.summary(record, run_dir), flush=True, file=sys.stderr if failed else sys.stdout)
     return record.ttt_steps

@@ -33,7 +33,8 @@ DEFAULT_POINTS = 200
 # Keys the sweeper sets on every job.
 BOOKKEEPING = ("workload", "trial", "seed_index", "seed", "sweep_name")
 # Keys that do not change what a sweep computes (left out of its content-derived name).
-_NOT_NAMED = ("sweep_name", "sweeps_dir", "runs_dir", "progress", "force", "logger")
+_NOT_NAMED = ("sweep_name", "sweeps_dir", "runs_dir", "progress", "force", "logger",
+              "runner.trial_batch")
 
 
 @dataclass
@@ -126,9 +127,9 @@ def split_user_args(arguments: Sequence[str], space: SearchSpace) -> list[str]:
         if key in knobs:
             raise ConfigError(f"{arg} conflicts with search space {space.name} (dimension "
                               f"{knobs[key]} sets {key}); drop one of them")
-        if key in ("trial", "seed_index", "seed"):
+        if key in ("trial", "seed_index", "seed", "batch_with"):
             raise ConfigError(f"{arg}: {key} is set per job by the quasirandom sweeper "
-                              "(use hydra.sweeper.trials / seeds / seed instead)")
+                              "(use hydra.sweeper.trials / seeds / seed, runner.trial_batch instead)")
         if key in ("workload", "sweep_name"):
             continue  # the sweeper sets these on every job (same values)
         kept.append(arg)
@@ -155,7 +156,8 @@ def sweep_name(space: SearchSpace, settings: SweepSettings, cfg: DictConfig,
     ``num_points``, ``trials`` or ``seeds``, so growing a sweep or re-running its best trials
     with more seeds lands in the same directory.
     """
-    args = sorted(a for a in user_args if override_key(a).split(".")[0] not in _NOT_NAMED)
+    args = sorted(a for a in user_args if override_key(a).split(".")[0] not in _NOT_NAMED
+                  and override_key(a) not in _NOT_NAMED)
     blob = json.dumps({"space": space.to_dict(), "seed": settings.seed, "args": args},
                       sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
