@@ -287,6 +287,7 @@ def _full_disk(limit_bytes: int):
     return limit
 
 
+@pytest.mark.slow  # three runs without the compilation cache (its writes would hit the limit)
 def test_full_disk_fails_the_run_with_one_line_and_exit_1(tmp_path):
     runs = tmp_path / "runs"
     args = [f"runs_dir={runs}", *FAST, "runner.compilation_cache=false"]
