@@ -88,10 +88,26 @@ TrainFn = Callable[[Sequence[str]], None]
 
 
 def cli_train(args: Sequence[str]) -> None:
-    """Run ``hpfree-train ARGS`` in a subprocess (a failed command stops the reproduction)."""
+    """Run ``hpfree-train ARGS`` in a subprocess.
+
+    Exit code 1 (some run failed; it is recorded and re-run by the same command) lets the
+    reproduction go on, and makes its own exit code 1; any other failure stops it.
+    """
+    from hpfree import outcome
+    from hpfree.errors import ConfigError
+
     cmd = [sys.executable, "-m", "hpfree.cli.train", *args]
-    print("+ hpfree-train " + " ".join(shlex.quote(a) for a in args), flush=True)
-    subprocess.run(cmd, check=True)
+    shown = "hpfree-train " + " ".join(shlex.quote(a) for a in args)
+    print("+ " + shown, flush=True)
+    rc = subprocess.run(cmd).returncode
+    if rc == outcome.FAILED:
+        outcome.note("failed")
+        print("[reproduce] some runs of that command failed; re-running this command retries "
+              "them", flush=True)
+    elif rc == outcome.BAD_INPUT:
+        raise ConfigError(f"{shown} was refused (bad input, see above)")
+    elif rc != outcome.OK:
+        raise RuntimeError(f"{shown} stopped with exit code {rc}")
 
 
 class Reproduction:

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from hpfree import checkpoint, progress, records
+from hpfree import checkpoint, outcome, progress, records, recovery
 from hpfree.config import TrainConfig, to_plain
 from hpfree.validation import validate
 from hpfree.io import atomic_write_text
@@ -115,7 +115,7 @@ def prepare(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
     """(the final record, None) if the run is done and not forced (it is skipped); else
     (None, the existing record or None), with ``run_dir`` ready (config.yaml written, the
     checkpoint removed when forced)."""
-    existing = records.load(run_dir)
+    existing = recovery.prepare(run_dir, log)  # stale temp files, an unreadable record
     if existing is not None and existing.status in records.FINAL_STATUSES and not tcfg.force:
         log(f"[hpfree] already {existing.status}: {run_dir / records.RECORD} (force=true re-runs)")
         return existing, None
@@ -139,7 +139,10 @@ def use_caches(tcfg: TrainConfig) -> None:
 def mark_failed(record: records.RunRecord, run_dir: Path, exc: BaseException) -> None:
     record.status = "failed"
     record.error = f"{type(exc).__name__}: {exc}"
-    (run_dir / "error.log").write_text(traceback.format_exc())
+    try:
+        (run_dir / "error.log").write_text(traceback.format_exc())
+    except OSError:  # the disk that failed the run may refuse this too
+        pass
 
 
 def finish(record: records.RunRecord, run_dir: Path, tracker) -> None:
@@ -147,6 +150,7 @@ def finish(record: records.RunRecord, run_dir: Path, tracker) -> None:
     record.finished_at = records.now()
     records.write(run_dir, record)
     tracker.finish(record)
+    outcome.note(record.status)  # the command's exit code (hpfree.outcome)
 
 
 def _label(run_dir: Path) -> str:

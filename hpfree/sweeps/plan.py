@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
+from hpfree import knobs
 from hpfree.errors import ConfigError
 from hpfree.validation import validate, without_hydra
 from hpfree.sweeps.space import SearchSpace, format_value
@@ -88,6 +89,10 @@ class SweepSettings:
             if bad:
                 raise ConfigError(f"hydra.sweeper.trials has {bad[0]!r}; trial ids are "
                                   "integers >= 0")
+            if self.num_points is not None and max(self.trials) >= self.num_points:
+                raise ConfigError(f"hydra.sweeper.trials has {max(self.trials)}, beyond the "
+                                  f"search's hydra.sweeper.num_points={self.num_points} "
+                                  f"(trials 0..{self.num_points - 1})")
 
 
 def derive_seed(sweep_seed: int, trial: int, seed_index: int) -> int:
@@ -292,6 +297,7 @@ def plan_sweep(config: DictConfig, arguments: Sequence[str],
     for wl in names:
         base = compose([*user_args, f"workload={wl}", f"sweep_name={name}", "trial=0"])
         check_knobs(space, base, wl)
+        knobs.check_space(space, base)  # every value the space gives lies in its knob's domain
         bases[wl] = JobResolver(base)
     jobs = make_jobs(space, settings, names, user_args, name)
     sweep_dirs = set()

@@ -106,7 +106,7 @@ class QuasiRandomSweeper(Sweeper):
         return 1 if self._local() else max(n, 1)
 
     def sweep(self, arguments: List[str]) -> Any:
-        from hpfree import records
+        from hpfree import outcome, records
         from hpfree.errors import ConfigError
         from hpfree.preflight import one_line
         from hpfree.sweeps import manifest, status
@@ -121,6 +121,8 @@ class QuasiRandomSweeper(Sweeper):
         except ConfigError as exc:
             print(f"hpfree-train: error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
+        except OSError:  # the sweep directory cannot be written: exit 1 (hpfree.cli.common)
+            raise
         except Exception as exc:  # Hydra composition errors for a job's overrides
             print(f"hpfree-train: error: {one_line(exc)}", file=sys.stderr, flush=True)
             sys.exit(2)
@@ -192,6 +194,9 @@ class QuasiRandomSweeper(Sweeper):
         if bar is not None:
             bar.stop()
         manifest.update_states(sweep_dir, pending)
+        for job in todo:  # jobs run elsewhere (SLURM, TPU) count in this command's exit code
+            if states[job.key] in outcome.FAILURES:
+                outcome.note(states[job.key])
         print(f"{_PREFIX} done: {status.counts_line(states)}; hpfree-status {sweep_dir}",
               flush=True)
         return returns
