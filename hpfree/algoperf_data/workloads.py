@@ -53,12 +53,12 @@ class _Generated:
     def __init__(self, *, eval_period_s: float = 30.0, max_runtime_s: int = 3600,
                  step_hint: int = 100, eval_batch_size: Optional[int] = None,
                  data_root: Optional[str] = None, data_seed: int = 0, **kwargs: Any) -> None:
-        self._eval_period_s = float(eval_period_s)
-        self._max_runtime_s = int(max_runtime_s)
-        self._step_hint = int(step_hint)
-        self._eval_batch = int(eval_batch_size or self.default_eval_batch)
-        self._data_seed = int(data_seed)
-        self._data_root = Path(data_root).expanduser() if data_root else default_root()
+        self._gen_eval_period_s = float(eval_period_s)
+        self._gen_max_runtime_s = int(max_runtime_s)
+        self._gen_step_hint = int(step_hint)
+        self._gen_eval_batch = int(eval_batch_size or self.default_eval_batch)
+        self._gen_data_seed = int(data_seed)
+        self._gen_data_root = Path(data_root).expanduser() if data_root else default_root()
         super().__init__(**self.algoperf_init_kwargs(kwargs))
 
     def algoperf_init_kwargs(self, kwargs: Dict[str, Any]) -> Dict[str, Any]:
@@ -75,8 +75,8 @@ class _Generated:
     def data_path(self) -> Path:
         """The generated data set's directory (written on first use)."""
         meta = {"dataset": self.dataset, "version": GENERATOR_VERSION,
-                "seed": self._data_seed, **self.generator_params()}
-        return ensure(self._data_root / f"{self.dataset}-seed{self._data_seed}", meta,
+                "seed": self._gen_data_seed, **self.generator_params()}
+        return ensure(self._gen_data_root / f"{self.dataset}-seed{self._gen_data_seed}", meta,
                       self.write_data)
 
     def _build_input_queue(self, data_rng, split, data_dir, global_batch_size, *args,
@@ -88,20 +88,20 @@ class _Generated:
     # Budget and cadence ----------------------------------------------------------------
     @property
     def eval_period_time_sec(self) -> float:
-        return self._eval_period_s
+        return self._gen_eval_period_s
 
     @property
     def max_allowed_runtime_sec(self) -> int:
-        return self._max_runtime_s
+        return self._gen_max_runtime_s
 
     @property
     def step_hint(self) -> int:
-        return self._step_hint
+        return self._gen_step_hint
 
     # Split sizes -------------------------------------------------------------------------
     @property
     def eval_batch_size(self) -> int:
-        return self._eval_batch
+        return self._gen_eval_batch
 
     @property
     def num_train_examples(self) -> int:
@@ -140,7 +140,7 @@ class _TfdsMocked(_Generated):
         parent = super(_Generated, self)._build_input_queue
 
         def gen():
-            with tfds_mock.mocked(self.mock_examples):
+            with tfds_mock.mocked(self.mock_examples, self.dataset):
                 it = iter(parent(data_rng, split, path, global_batch_size, *args, **kwargs))
                 first = next(it)
             yield first
@@ -167,7 +167,7 @@ class Criteo1TbGenerated(_Generated, Criteo1TbDlrmSmallWorkload):
             self.eval_batch_size
 
     def write_data(self, path: Path) -> None:
-        criteo.write(path, seed=self._data_seed)
+        criteo.write(path, seed=self._gen_data_seed)
 
 
 class FastMriGenerated(_Generated, FastMRIWorkload):
@@ -179,7 +179,7 @@ class FastMriGenerated(_Generated, FastMRIWorkload):
 
     def write_data(self, path: Path) -> None:
         fastmri.write(path, train_files=4, slices_per_train_file=4, test_files=2,
-                      seed=self._data_seed)
+                      seed=self._gen_data_seed)
 
 
 class ImagenetResNetGenerated(_TfdsMocked, ImagenetResNetWorkload):
@@ -218,7 +218,7 @@ class WmtGenerated(_TfdsMocked, WmtWorkload):
         return {"tokenizer_vocab": tfds_mock.WMT_VOCAB_SIZE}
 
     def write_data(self, path: Path) -> None:
-        tfds_mock.write_wmt_tokenizer(path, seed=self._data_seed)
+        tfds_mock.write_wmt_tokenizer(path, seed=self._gen_data_seed)
 
 
 class _LibriSpeechGenerated(_Generated):
@@ -239,7 +239,7 @@ class _LibriSpeechGenerated(_Generated):
         return {"examples": dict(self._per_split)}
 
     def write_data(self, path: Path) -> None:
-        librispeech.write(path, examples=self._per_split, seed=self._data_seed)
+        librispeech.write(path, examples=self._per_split, seed=self._gen_data_seed)
 
 
 class LibriSpeechConformerGenerated(_LibriSpeechGenerated, LibriSpeechConformerWorkload):
