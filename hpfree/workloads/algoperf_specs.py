@@ -75,13 +75,13 @@ GENERATED_WORKLOADS: dict[str, AlgoPerfSpec] = {
                                      needs_download=False, workload_class=_GEN + cls)
     for key, steps, batch, cls in [
         ("criteo1tb", 40, 64, "Criteo1TbGenerated"),
-        ("fastmri", 12, 4, "FastMriGenerated"),
-        ("imagenet_resnet", 8, 4, "ImagenetResNetGenerated"),
-        ("imagenet_vit", 8, 4, "ImagenetVitGenerated"),
-        ("librispeech_conformer", 4, 2, "LibriSpeechConformerGenerated"),
-        ("librispeech_deepspeech", 4, 2, "LibriSpeechDeepSpeechGenerated"),
+        ("fastmri", 6, 2, "FastMriGenerated"),
+        ("imagenet_resnet", 6, 2, "ImagenetResNetGenerated"),
+        ("imagenet_vit", 6, 2, "ImagenetVitGenerated"),
+        ("librispeech_conformer", 3, 2, "LibriSpeechConformerGenerated"),
+        ("librispeech_deepspeech", 3, 2, "LibriSpeechDeepSpeechGenerated"),
         ("ogbg", 40, 16, "OgbgGenerated"),
-        ("wmt", 4, 2, "WmtGenerated"),
+        ("wmt", 3, 2, "WmtGenerated"),
     ]
 }
 
