@@ -172,7 +172,7 @@ def test_states_come_from_records_and_locks(tmp_path):
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     assert status.job_state(tmp_path / "live") == "failed"  # the kernel dropped the lock
-    assert set(status.RESUBMITTABLE) == {"missing", "failed", "preempted"}
+    assert set(status.RESUBMITTABLE) == {"missing", "failed", "preempted", "corrupt"}
 
 
 def test_a_locked_run_is_skipped_never_run_twice(tmp_path):
