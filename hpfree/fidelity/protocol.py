@@ -12,10 +12,8 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
 
 import pandas as pd
 
@@ -113,7 +111,7 @@ class Fidelity:
     def seed_commands(self) -> list[list[str]]:
         c = self.cfg
         out = []
-        for w in self.workloads():
+        for w in self.counterparts():
             point, fraction = calibrated_point(w)
             out.append(["-m", "optimizer=nadamw", f"workload={w}",
                         f"horizon.fraction={fraction}", f"horizon.name=h{round(fraction * 100)}",
@@ -157,13 +155,3 @@ class Fidelity:
             out.append(ttt.run_times(table, targets=targets))
         return out[0], out[1]
 
-
-def fmt_missing(expected: int, got: int) -> Optional[str]:
-    return None if got >= expected else f"{expected - got} of {expected} runs missing"
-
-
-def finite(x: Any) -> bool:
-    try:
-        return math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
