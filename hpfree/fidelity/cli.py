@@ -25,6 +25,9 @@ from hpfree.fidelity.protocol import Fidelity, FidelityConfig
 ConfigStore.instance().store(name="base_fidelity", node=FidelityConfig)
 _ARGV: list[str] = []
 
+# One line for `hpfree-train --help`'s list of commands.
+SUMMARY = "the study's naive protocol on a suite vs its Table 4: ranks, collapses, hits, noise"
+
 
 def _run(cfg: FidelityConfig, command: str) -> None:
     from hpfree.fidelity import compare, report
@@ -40,7 +43,8 @@ def _run(cfg: FidelityConfig, command: str) -> None:
     if "report" in cfg.stages:
         naive, seeds = job.results()
         targets = dict(compare.targets_of(list(counterparts)))
-        found = report.build(naive, seeds, counterparts, cfg.naive, targets, cfg.seeds)
+        found = report.build(naive, seeds, counterparts, cfg.naive, targets, cfg.seeds,
+                             compare.validation_sizes(list(counterparts)))
         path = report.write(found, cfg.report, command,
                             ", ".join(f"{k} {v}" for k, v in versions().items()))
         t = found.totals
@@ -64,8 +68,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     global _ARGV
     _ARGV = sys.argv[1:] if argv is None else list(argv)
     sys.argv = [sys.argv[0], *_ARGV, "hydra.run.dir=${root}/.fidelity",
-                "hydra.output_subdir=null", "hydra/job_logging=none",
-                "hydra/hydra_logging=none"]
+                "hydra.output_subdir=null", "hydra.job.name=hpfree-fidelity",
+                "hydra/job_logging=none", "hydra/hydra_logging=none"]
     task()
 
 

@@ -195,6 +195,25 @@ def best_table(runs: pd.DataFrame, value: str = "best") -> pd.DataFrame:
                             aggfunc="median", dropna=False)
 
 
+def validation_sizes(workloads: Sequence[str]) -> dict[str, int | None]:
+    """Each workload's number of validation examples (``num_validation``; None if it has no
+    such field, e.g. the digits' fixed split)."""
+    from hpfree.workloads import registry
+
+    return {w: getattr(registry.get_config_class(w)(), "num_validation", None)
+            for w in workloads}
+
+
+def proportion_se(p: float, n: int | None) -> float:
+    """Standard error of an error rate ``p`` measured on ``n`` independent examples
+    (binomial); for WER, words of one utterance are not independent, so the utterance count
+    is the conservative ``n``."""
+    p = _float(p)
+    if not n or not math.isfinite(p) or not 0 <= p <= 1:
+        return math.nan
+    return math.sqrt(p * (1 - p) / n)
+
+
 def targets_of(workloads: Sequence[str]) -> Mapping[str, float]:
     """Each workload's configured target (its config dataclass default; NaN when missing)."""
     from hpfree.workloads import registry

@@ -32,10 +32,12 @@ class Findings:
     noise: dict[str, compare.SeedNoise]
     missing: list[str]           # "workload/method" cells without a final run
     seeds: int
+    validation: dict[str, int | None]
 
 
 def build(naive: pd.DataFrame, seeds: pd.DataFrame, counterparts: dict[str, str],
-          methods: Sequence[str], targets: dict[str, float], n_seeds: int) -> Findings:
+          methods: Sequence[str], targets: dict[str, float], n_seeds: int,
+          validation: dict[str, int | None] | None = None) -> Findings:
     t4, t2 = study.table4(list(methods)), study.table2()
     mini = compare.best_table(naive)
     comps, rows, missing = [], [], []
@@ -63,7 +65,7 @@ def build(naive: pd.DataFrame, seeds: pd.DataFrame, counterparts: dict[str, str]
         noise[w] = compare.seed_noise(list(runs["ttt_steps"]) if len(runs) else [], budget)
     cells = len(counterparts) * len(methods)
     return Findings(comps, compare.totals(comps, cells), pd.DataFrame(rows), noise,
-                    missing, n_seeds)
+                    missing, n_seeds, dict(validation or {}))
 
 
 def _f(x, digits: int = 4) -> str:
@@ -78,6 +80,9 @@ def _goal_lines(f: Findings) -> list[str]:
     all_hit = all(n.hits == f.seeds for n in f.noise.values()) and bool(f.noise)
     worst = max((s for s in spreads if math.isfinite(s)), default=math.nan)
 
+    # 7 of the study's 9 on the mini suite; the same share of a smaller set of workloads.
+    need = math.ceil(GOALS["reproduced"] / 9 * t.study_collapses)
+
     def mark(ok: bool) -> str:
         return "met" if ok else "**not met**"
 
@@ -85,8 +90,8 @@ def _goal_lines(f: Findings) -> list[str]:
         "| goal | measured | |", "|---|---|---|",
         f"| mean Spearman ρ ≥ {GOALS['mean_rho']} | {_f(t.mean_rho, 2)} | "
         f"{mark(t.mean_rho >= GOALS['mean_rho'])} |",
-        f"| ≥ {GOALS['reproduced']} of the study's {t.study_collapses} collapses reproduced | "
-        f"{t.reproduced} | {mark(t.reproduced >= GOALS['reproduced'])} |",
+        f"| ≥ {need} of the study's {t.study_collapses} collapses reproduced | "
+        f"{t.reproduced} | {mark(t.reproduced >= need)} |",
         f"| ≤ {GOALS['extra']} extra collapses | {t.extra} | {mark(t.extra <= GOALS['extra'])} |",
         f"| ≤ {GOALS['hits']} naive target hits of {t.cells} (study: {t.study_hits}) | "
         f"{t.mini_hits} | {mark(t.mini_hits <= GOALS['hits'])} |",
@@ -123,6 +128,19 @@ def markdown(f: Findings, command: str, versions: str) -> str:
             f"{', '.join(c.study_collapsed) or '–'} | {', '.join(c.reproduced) or '–'} | "
             f"{', '.join(c.extra) or '–'} | {', '.join(c.study_hits) or '–'} | "
             f"{', '.join(c.mini_hits) or '–'} | {fr} | {_f(n.spread, 2) if n else '–'} |")
+    lines += ["", "## Metric resolution", "",
+              "Validation examples per workload and, for error rates and WER, the binomial "
+              "standard error of the metric at the target (utterances as the unit for WER: "
+              "conservative). Goal: at least 2,000 examples, or the standard error stated.", "",
+              "| workload | validation examples | SE at target | SE / target |",
+              "|---|---:|---:|---:|"]
+    for c in f.comparisons:
+        n = f.validation.get(c.workload)
+        se = compare.proportion_se(c.mini_target, n) if c.metric in ("Error Rate", "WER") \
+            else math.nan
+        rel = se / c.mini_target if math.isfinite(se) and c.mini_target else math.nan
+        lines.append(f"| {c.workload} | {n if n else '–'} | {_f(se, 2)} | "
+                     f"{'–' if not math.isfinite(rel) else f'{rel:.0%}'} |")
     lines += ["", "## Best validation metric, side by side", "",
               "Study value / mini value per method; ✗ = collapsed, ✓ = target reached.", ""]
     methods = list(dict.fromkeys(f.cells["method"])) if not f.cells.empty else []
