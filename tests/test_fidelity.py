@@ -61,6 +61,8 @@ def test_collapse_rules_give_the_studys_nine_collapses_and_one_hit():
     assert (tot.study_collapses, tot.reproduced, tot.extra) == (9, 9, 0)
     assert tot.study_hits == 1 and tot.mean_rho == pytest.approx(1.0)
     assert [c.study_hits for c in comps if c.study_hits] == [["dadapt_adamw"]]
+    # Criteo: 0.1240 x2 (mechanic_adamw, momo_adam), 0.1241 x2 (mechanic_nadamw, prodigy).
+    assert comps[0].study_ties == pytest.approx(2 / 36)
 
 
 def test_collapse_thresholds_on_hand_values():

@@ -99,6 +99,17 @@ def spearman(study: pd.Series, mini: pd.Series, direction: str) -> float:
     return float(stats.spearmanr(both["study"].to_numpy(float), m.to_numpy(float)).statistic)
 
 
+def tied_pairs(values: pd.Series) -> float:
+    """Share of method pairs whose values are equal (the study prints 3–4 digits: on
+    Criteo and fastMRI many methods tie, and ρ there is partly decided by rounding)."""
+    v = values.dropna().to_numpy(float)
+    n = len(v)
+    if n < 2:
+        return math.nan
+    ties = sum(v[i] == v[j] for i in range(n) for j in range(i + 1, n))
+    return ties / (n * (n - 1) / 2)
+
+
 @dataclass
 class WorkloadComparison:
     workload: str            # the mini (or any suite) workload
@@ -112,6 +123,7 @@ class WorkloadComparison:
     mini_collapsed: list[str]
     study_hits: list[str]
     mini_hits: list[str]
+    study_ties: float = math.nan   # share of method pairs tied in the study's table
 
     @property
     def reproduced(self) -> list[str]:
@@ -134,7 +146,8 @@ def compare_workload(workload: str, study_workload: str, study: pd.Series, mini:
         study_collapsed=[m for m in methods if collapsed(study[m], metric, study_target)],
         mini_collapsed=[m for m in methods if collapsed(mini[m], metric, mini_target)],
         study_hits=[m for m in methods if reached(study[m], study_target, direction)],
-        mini_hits=[m for m in methods if reached(mini[m], mini_target, direction)])
+        mini_hits=[m for m in methods if reached(mini[m], mini_target, direction)],
+        study_ties=tied_pairs(study.loc[methods]))
 
 
 @dataclass

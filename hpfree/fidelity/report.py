@@ -116,15 +116,15 @@ def markdown(f: Findings, command: str, versions: str) -> str:
         lines += [f"**Incomplete**: {len(f.missing)} of {f.totals.cells} naive cells have no "
                   f"final run yet: {', '.join(f.missing)}.", ""]
     lines += ["## Goals", "", *_goal_lines(f), "", "## Per workload", "",
-              "| workload | study | ρ | collapses: study | reproduced | extra | "
+              "| workload | study | ρ | study pairs tied | collapses: study | reproduced | extra | "
               "hits: study | mini | NadamW seeds: time-to-target / budget | spread |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in f.comparisons:
         n = f.noise.get(c.workload)
         fr = ", ".join("miss" if not math.isfinite(x) else f"{x:.2f}" for x in n.fractions) \
             if n and n.times else "–"
         lines.append(
-            f"| {c.workload} | {c.study_workload} | {_f(c.rho, 2)} | "
+            f"| {c.workload} | {c.study_workload} | {_f(c.rho, 2)} | {c.study_ties:.0%} | "
             f"{', '.join(c.study_collapsed) or '–'} | {', '.join(c.reproduced) or '–'} | "
             f"{', '.join(c.extra) or '–'} | {', '.join(c.study_hits) or '–'} | "
             f"{', '.join(c.mini_hits) or '–'} | {fr} | {_f(n.spread, 2) if n else '–'} |")
@@ -202,6 +202,7 @@ def write(f: Findings, report: str | Path, command: str, versions: str) -> Path:
     atomic_write_text(extra_dir / "cells.csv", f.cells.to_csv(index=False))
     per = pd.DataFrame([{
         "workload": c.workload, "study_workload": c.study_workload, "rho": c.rho,
+        "study_tied_pairs": c.study_ties,
         "study_collapsed": " ".join(c.study_collapsed), "reproduced": " ".join(c.reproduced),
         "extra": " ".join(c.extra), "study_hits": " ".join(c.study_hits),
         "mini_hits": " ".join(c.mini_hits),
