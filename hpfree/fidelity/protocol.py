@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,27 @@ class Fidelity:
                 self.train(args)
             self.reproduction().mark_done(SEEDS_SWEEP, [self.root / SEEDS_SWEEP])
 
+    def current(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The runs made with each workload's *current* config (a workload changed since an
+        earlier run, e.g. a larger validation set, leaves that run out; a changed target
+        alone does not), the newest per (workload, optimizer, seed)."""
+        from hpfree.preflight import compose_config
+
+        if table.empty:
+            return table
+        now = {}
+        for w in table.workload.unique():
+            cfg = compose_config([f"workload={w}", *self.cfg.overrides]).workload
+            now[w] = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "target"}
+
+        def same(row) -> bool:
+            rec = dict((row["config"] or {}).get("workload") or {})
+            return all(rec.get(k) == v for k, v in now[row["workload"]].items())
+
+        table = table[[same(r) for r in table.to_dict("records")]]
+        return (table.sort_values("finished_at")
+                .drop_duplicates(["workload", "optimizer", "seed"], keep="last"))
+
     def results(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(naive runs, seed runs): final runs of this suite with ``best``/``ttt_steps``
         recomputed from their curves against the workloads' *current* targets."""
@@ -147,7 +169,7 @@ class Fidelity:
             if not table.empty:
                 table = table[table.status.isin(records.FINAL_STATUSES)
                               & table.workload.isin(wl)]
-                table = table[keep(table)]
+                table = self.current(table[keep(table)])
             if table.empty:
                 out.append(pd.DataFrame(columns=["workload", "optimizer", "best", "ttt_steps",
                                                  "max_steps", "seed", "status"]))
