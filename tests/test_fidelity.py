@@ -175,3 +175,24 @@ def test_smoke_fidelity_end_to_end_and_resume(tmp_path):
     assert "hpfree-train" not in again.stdout
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "exp").rglob("record.json")} == mtimes
     assert (tmp_path / "fidelity.md").read_text().endswith("notes kept\n")
+
+
+def test_only_runs_of_the_current_workload_config_are_scored():
+    import dataclasses
+
+    from hpfree.fidelity.protocol import Fidelity, FidelityConfig
+    from hpfree.workloads import registry
+
+    now = dataclasses.asdict(registry.get_config_class("digits_cnn")())
+    old_target = {**now, "target": 0.5}          # only the target changed: still current
+    other_data = {**now, "max_steps": now["max_steps"] + 1}
+
+    def row(wl_cfg, finished, best):
+        return {"workload": "digits_cnn", "optimizer": "dog", "seed": 0, "best": best,
+                "finished_at": finished, "config": {"workload": wl_cfg}}
+
+    table = pd.DataFrame([row(old_target, "2026-01-01T00:00:00", 0.1),
+                          row(other_data, "2026-01-03T00:00:00", 0.2),
+                          row(now, "2026-01-02T00:00:00", 0.3)])
+    kept = Fidelity(FidelityConfig(suite="smoke"), "test").current(table)
+    assert kept["best"].tolist() == [0.3]
