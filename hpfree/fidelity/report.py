@@ -180,18 +180,20 @@ def plot(f: Findings, path: Path) -> None:
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
     for ax, c in zip(axes.flat, f.comparisons):
-        sub = f.cells[f.cells.workload == c.workload]
+        sub = f.cells[(f.cells.workload == c.workload) & f.cells["mini_collapsed"].notna()]
         worst = math.inf if c.direction == "min" else -math.inf
         mini = sub["mini"].astype(float).where(np.isfinite(sub["mini"].astype(float)), worst)
         sign = 1 if c.direction == "min" else -1
         rs = pd.Series(sign * sub["study"].to_numpy(float)).rank()
         rm = pd.Series(sign * mini.to_numpy(float)).rank()
         ax.scatter(rs, rm, c=["tab:red" if x else "tab:blue" for x in sub["mini_collapsed"]])
+        if sub.empty:
+            ax.text(0.5, 0.5, "not run yet", ha="center", transform=ax.transAxes)
         for x, y, m in zip(rs, rm, sub["method"]):
             ax.annotate(m, (x, y), fontsize=6)
         ax.set_title(f"{c.workload}  ρ={_f(c.rho, 2)}", fontsize=9)
         ax.set_xlabel("rank in study (1 = best)", fontsize=7)
-        ax.set_ylabel("rank on mini", fontsize=7)
+        ax.set_ylabel("rank on mini (red: collapsed)", fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.tight_layout()
