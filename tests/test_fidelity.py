@@ -147,6 +147,9 @@ def test_bad_method_is_one_line(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
     assert proc.stderr.startswith("hpfree-fidelity: error: naive=['adamx']")
     assert not (tmp_path / "exp" / "naive").exists()
+    page = _fidelity(["--help"], tmp_path)
+    assert page.returncode == 0 and "Knobs (key=value)" in page.stdout
+    assert "counterparts" in page.stdout
 
 
 @pytest.mark.slow

@@ -67,6 +67,10 @@ def task(cfg: DictConfig) -> None:
 def main(argv: Optional[list[str]] = None) -> None:
     global _ARGV
     _ARGV = sys.argv[1:] if argv is None else list(argv)
+    if any(a in ("-h", "--help") for a in _ARGV):
+        print(__doc__.strip() + "\n\nKnobs (key=value):\n"
+              + OmegaConf.to_yaml(OmegaConf.structured(FidelityConfig)))
+        return
     sys.argv = [sys.argv[0], *_ARGV, "hydra.run.dir=${root}/.fidelity",
                 "hydra.output_subdir=null", "hydra.job.name=hpfree-fidelity",
                 "hydra/job_logging=none", "hydra/hydra_logging=none"]
