@@ -4,7 +4,8 @@ Every core config group under ``conf/`` (horizon, schedule, regularization, suit
 dataclass schema here; optimizers, workloads and runners declare theirs in their plug-in
 specs (``hpfree.optimizers.registry``, ``hpfree.workloads.registry``,
 ``hpfree.runners.registry``).  The schemas give Hydra its strictness (a misspelled key or a
-wrong type fails at composition) and ``__post_init__`` gives the range checks.  Storing them
+wrong type fails at composition); each knob declares its domain with it (``hpfree.knobs``),
+checked by ``__post_init__``.  Storing them
 in Hydra's ConfigStore and turning a composed config into these objects is
 ``hpfree.validation``'s job; this module imports no registry, so everything can import it.
 """
@@ -18,6 +19,8 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from hpfree.errors import ConfigError, check  # noqa: F401  (re-exported)
+from hpfree.knobs import NON_NEGATIVE, UNIT, at_least, interval, knob
+from hpfree.knobs import check as check_knobs
 
 
 @dataclass
@@ -29,13 +32,11 @@ class HorizonConfig:
     """
 
     name: str = "h66"
-    fraction: float = 0.66
+    fraction: float = knob(0.66, interval(0.0, 1.0, low_open=True,
+                                          hint="use e.g. 0.33, 0.5, 0.66 or 1.0"))
 
     def __post_init__(self) -> None:
-        check(
-            0.0 < self.fraction <= 1.0,
-            f"horizon.fraction={self.fraction} is outside (0, 1]; use e.g. 0.33, 0.5, 0.66 or 1.0",
-        )
+        check_knobs(self, "horizon")
 
 
 SCHEDULE_SHAPES = ("warmup_cosine", "constant", "none")
@@ -53,7 +54,7 @@ class ScheduleConfig:
     """
 
     name: str = "warmup_cosine"
-    warmup: float = 0.05
+    warmup: float = knob(0.05, UNIT)
     stop_at_horizon: bool = True
 
     def __post_init__(self) -> None:
@@ -61,7 +62,7 @@ class ScheduleConfig:
             self.name in SCHEDULE_SHAPES,
             f"schedule.name={self.name!r} is unknown; choose one of {', '.join(SCHEDULE_SHAPES)}",
         )
-        check(0.0 <= self.warmup < 1.0, f"schedule.warmup={self.warmup} is outside [0, 1)")
+        check_knobs(self, "schedule")
 
 
 @dataclass
@@ -69,23 +70,12 @@ class RegularizationConfig:
     """Regularization knobs shared by all workloads (the paper ties dropout rates)."""
 
     name: str = "none"
-    weight_decay: float = 0.0
-    dropout: float = 0.0
-    label_smoothing: float = 0.0
+    weight_decay: float = knob(0.0, NON_NEGATIVE)
+    dropout: float = knob(0.0, UNIT)
+    label_smoothing: float = knob(0.0, UNIT)
 
     def __post_init__(self) -> None:
-        check(
-            self.weight_decay >= 0.0,
-            f"regularization.weight_decay={self.weight_decay} is negative; it must be >= 0",
-        )
-        check(
-            0.0 <= self.dropout < 1.0,
-            f"regularization.dropout={self.dropout} is outside [0, 1)",
-        )
-        check(
-            0.0 <= self.label_smoothing < 1.0,
-            f"regularization.label_smoothing={self.label_smoothing} is outside [0, 1)",
-        )
+        check_knobs(self, "regularization")
 
 
 @dataclass
@@ -101,17 +91,16 @@ class RunnerConfig:
     """
 
     name: str = MISSING
-    checkpoint_every_s: float = 30.0
+    checkpoint_every_s: float = knob(30.0, NON_NEGATIVE)
     stop_at_target: bool = False
     compilation_cache: bool = True
     # The on-disk cache of generated data sets (hpfree.workloads.datacache).
     data_cache: bool = True
     # Points of a search trained together in one vmapped scan (docs/speed.md).
-    trial_batch: int = 1
+    trial_batch: int = knob(1, at_least(1))
 
     def __post_init__(self) -> None:
-        check(self.checkpoint_every_s >= 0, "runner.checkpoint_every_s must be >= 0")
-        check(self.trial_batch >= 1, f"runner.trial_batch={self.trial_batch} must be >= 1")
+        check_knobs(self, "runner")
 
 
 @dataclass
@@ -135,14 +124,18 @@ class TrainConfig:
     suite: SuiteConfig = field(default_factory=SuiteConfig)
     # Where curves go besides the run directory (``logger=tensorboard|wandb``).
     logger: Any = None
-    seed: int = 0
+    seed: int = knob(0, at_least(0))
     # Where single runs and sweeps live; run directories are named by content.
     runs_dir: str = "runs"
     sweeps_dir: str = "sweeps"
     sweep_name: str = "sweep"
     # Search bookkeeping, set by the quasi-random sweeper (None for plain runs).
-    trial: Optional[int] = None
-    seed_index: int = 0
+    trial: Optional[int] = knob(None, at_least(0))
+    seed_index: int = knob(0, at_least(0))
+    # Run directories (relative to the sweep directory) of the other points of a search
+    # this job trains together with its own, in one vmapped scan (``runner.trial_batch``;
+    # set by the quasi-random sweeper, hpfree.trial_batch).
+    batch_with: list[str] = field(default_factory=list)
     force: bool = False
     progress: bool = True
 

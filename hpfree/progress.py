@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, Sequence
 
 _LIVE: Optional[Any] = None  # the shared rich Progress while any bar is shown
 _USERS = 0
+CONSOLE: Optional[Any] = None  # the rich Console the bars draw on (None: rich's own)
 
 
 def is_terminal(stream: Any = None) -> bool:
@@ -34,10 +35,11 @@ def _live():
                                TimeElapsedColumn, TimeRemainingColumn)
 
     if _LIVE is None:
-        _LIVE = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        _LIVE = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20),
+                         MofNCompleteColumn(),
                          TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
                          TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-                         refresh_per_second=4, transient=False)
+                         refresh_per_second=4, transient=False, console=CONSOLE)
         _LIVE.start()
     _USERS += 1
     return _LIVE

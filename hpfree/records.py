@@ -7,21 +7,26 @@ never needs to know where a run came from.
 
 Statuses: ``completed`` (reached its step budget or stopped at target), ``diverged``
 (non-finite loss), ``preempted`` (stopped by a signal after checkpointing; resumable),
-``failed`` (an exception; resumable), ``running`` (in progress).
+``failed`` (an exception; resumable), ``running`` (in progress).  A ``record.json`` or
+``curve.csv`` that cannot be read back (a hand edit, a foreign file, a disk fault) makes its
+run ``corrupt`` for every reader (:func:`read`, :func:`inspect`; docs/faults.md).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import platform
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import pandas as pd
 
+from hpfree.errors import CorruptFile
 from hpfree.io import atomic_write_json, atomic_write_text, read_json
 
 SCHEMA_VERSION = 1
@@ -29,6 +34,8 @@ RECORD = "record.json"
 CURVE = "curve.csv"
 FINAL_STATUSES = ("completed", "diverged")
 STATUSES = ("completed", "diverged", "preempted", "failed", "running")
+# Not a status a record holds: what readers call a run whose record or curve is unreadable.
+CORRUPT = "corrupt"
 
 
 @dataclass
@@ -170,18 +177,99 @@ def write(run_dir: str | Path, record: RunRecord) -> Path:
     return atomic_write_json(Path(run_dir) / RECORD, record.to_json())
 
 
-def load(run_dir: str | Path) -> Optional[RunRecord]:
-    """The record in ``run_dir``; None if absent or unreadable (treated as missing)."""
+_REQUIRED = [f.name for f in fields(RunRecord)
+             if f.default is MISSING and f.default_factory is MISSING]  # type: ignore[misc]
+_TYPES = {"status": str, "runner": str, "workload": str, "optimizer": str, "metric": str,
+          "direction": str, "max_steps": int, "steps": int, "seed": int}
+
+
+def read(run_dir: str | Path) -> Optional[RunRecord]:
+    """The record in ``run_dir``, None if there is none.
+
+    Raises :class:`~hpfree.errors.CorruptFile` when ``record.json`` exists but is not a
+    record: unreadable, not JSON (a truncated file), not an object, a required field missing
+    or of the wrong type, an unknown status.
+    """
     path = Path(run_dir) / RECORD
-    if not path.exists():
-        return None
     try:
         data = read_json(path)
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise CorruptFile(path, "not text") from None
+    except ValueError as exc:
+        raise CorruptFile(path, f"not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise CorruptFile(path, exc.strerror or type(exc).__name__) from None
+    if not isinstance(data, dict):
+        raise CorruptFile(path, f"a JSON {type(data).__name__}, not a record")
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise CorruptFile(path, f"no {', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}")
+    for key, typ in _TYPES.items():
+        value = data.get(key)
+        if key in data and not (isinstance(value, typ) and not isinstance(value, bool)):
+            raise CorruptFile(path, f"{key}={value!r} is not a{'n' if typ is int else ''} "
+                                    f"{typ.__name__}")
+    if data["status"] not in STATUSES:
+        raise CorruptFile(path, f"unknown status {data['status']!r}")
     data.pop("reached_target", None)
     known = RunRecord.__dataclass_fields__
-    return RunRecord(**{k: v for k, v in data.items() if k in known})
+    try:
+        return RunRecord(**{k: v for k, v in data.items() if k in known})
+    except (TypeError, ValueError) as exc:  # pragma: no cover - caught by the checks above
+        raise CorruptFile(path, str(exc)) from None
+
+
+def load(run_dir: str | Path) -> Optional[RunRecord]:
+    """The record in ``run_dir`` if there is a usable one, else None.
+
+    For callers that only ask "is there a final record?" (launchers); the readers that must
+    tell a corrupt record from a missing one (status, resubmit, score, a starting run) use
+    :func:`read` / :func:`inspect`.
+    """
+    try:
+        return read(run_dir)
+    except CorruptFile:
+        return None
+
+
+def check_curve(run_dir: str | Path) -> None:
+    """Raise :class:`~hpfree.errors.CorruptFile` if ``curve.csv`` exists but cannot be read.
+
+    Cheap (the csv module, no pandas): a header with ``step``, and every row with as many
+    cells as the header, an integer step and numbers (or nothing) elsewhere.
+    """
+    path = Path(run_dir) / CURVE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return
+    except UnicodeDecodeError:
+        raise CorruptFile(path, "not text") from None
+    except OSError as exc:
+        raise CorruptFile(path, exc.strerror or type(exc).__name__) from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or "step" not in rows[0]:
+        raise CorruptFile(path, "no header with a step column")
+    width, step = len(rows[0]), rows[0].index("step")
+    for n, row in enumerate(rows[1:], start=2):
+        if len(row) != width:
+            raise CorruptFile(path, f"line {n} has {len(row)} cells, the header {width}")
+        try:
+            int(row[step])
+            [float(c) for c in row if c != ""]
+        except ValueError:
+            raise CorruptFile(path, f"line {n} is not numbers") from None
+
+
+def inspect(run_dir: str | Path) -> Optional[RunRecord]:
+    """:func:`read`, and for a final record also :func:`check_curve` (a final run's curve is
+    part of its result): the record, None, or :class:`~hpfree.errors.CorruptFile`."""
+    rec = read(run_dir)
+    if rec is not None and rec.status in FINAL_STATUSES:
+        check_curve(run_dir)
+    return rec
 
 
 def find_run_dirs(roots: Iterable[str | Path]) -> list[Path]:
@@ -196,10 +284,18 @@ def find_run_dirs(roots: Iterable[str | Path]) -> list[Path]:
 
 
 def load_records(roots: Iterable[str | Path]) -> pd.DataFrame:
-    """All records under ``roots`` as one table (one row per run, ``run_dir`` column added)."""
+    """All records under ``roots`` as one table (one row per run, ``run_dir`` column added).
+
+    A run whose record (or, when final, curve) cannot be read gets a row with status
+    ``corrupt`` and the reason in ``error``: scoring leaves it out and says so.
+    """
     rows = []
     for d in find_run_dirs(roots):
-        rec = load(d)
+        try:
+            rec = inspect(d)
+        except CorruptFile as exc:
+            rows.append({"status": CORRUPT, "error": str(exc), "run_dir": str(d)})
+            continue
         if rec is not None:
             row = rec.to_json()
             row["run_dir"] = str(d)

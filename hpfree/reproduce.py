@@ -63,6 +63,8 @@ class ReproduceConfig:
     externals: list[str] = field(default_factory=list)
     baselines_in_leaderboard: bool = True  # stage-1 AdamW/NadamW defaults join the final pool
     overrides: list[str] = field(default_factory=list)  # added to every training job
+    # Points of a search trained together in one vmapped scan (runner.trial_batch).
+    trial_batch: int = 1
     stages: list[str] = field(default_factory=lambda: ["naive", "search", "select",
                                                        "leaderboard"])
     # Compose and validate every stage's commands (searches: their first points), train
@@ -72,7 +74,7 @@ class ReproduceConfig:
     def __post_init__(self) -> None:
         from hpfree.errors import ConfigError
 
-        for knob in ("num_points", "top_k", "seeds"):
+        for knob in ("num_points", "top_k", "seeds", "trial_batch"):
             if getattr(self, knob) < 1:
                 raise ConfigError(f"{knob}={getattr(self, knob)} must be >= 1")
         unknown = [s for s in self.stages if s not in ("naive", "search", "select",
@@ -86,10 +88,26 @@ TrainFn = Callable[[Sequence[str]], None]
 
 
 def cli_train(args: Sequence[str]) -> None:
-    """Run ``hpfree-train ARGS`` in a subprocess (a failed command stops the reproduction)."""
+    """Run ``hpfree-train ARGS`` in a subprocess.
+
+    Exit code 1 (some run failed; it is recorded and re-run by the same command) lets the
+    reproduction go on, and makes its own exit code 1; any other failure stops it.
+    """
+    from hpfree import outcome
+    from hpfree.errors import ConfigError
+
     cmd = [sys.executable, "-m", "hpfree.cli.train", *args]
-    print("+ hpfree-train " + " ".join(shlex.quote(a) for a in args), flush=True)
-    subprocess.run(cmd, check=True)
+    shown = "hpfree-train " + " ".join(shlex.quote(a) for a in args)
+    print("+ " + shown, flush=True)
+    rc = subprocess.run(cmd).returncode
+    if rc == outcome.FAILED:
+        outcome.note("failed")
+        print("[reproduce] some runs of that command failed; re-running this command retries "
+              "them", flush=True)
+    elif rc == outcome.BAD_INPUT:
+        raise ConfigError(f"{shown} was refused (bad input, see above)")
+    elif rc != outcome.OK:
+        raise RuntimeError(f"{shown} stopped with exit code {rc}")
 
 
 class Reproduction:
@@ -105,6 +123,7 @@ class Reproduction:
         c = self.cfg
         return [f"suite={c.suite}", f"launcher={c.launcher}", f"runner={c.runner}",
                 f"sweeps_dir={self.root.resolve()}", f"sweep_name={sweep}", "progress=false",
+                *([f"runner.trial_batch={c.trial_batch}"] if c.trial_batch > 1 else []),
                 *c.overrides]
 
     def search_args(self, algo: str, horizon: str) -> list[str]:

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 # Fields that do not change what a run computes.
 _NOT_HASHED = ("runs_dir", "sweeps_dir", "sweep_name", "force", "progress", "runner", "suite",
-               "logger", "hydra")
+               "logger", "hydra", "batch_with")
 
 
 def _plain(cfg: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from hpfree import checkpoint, records
+from hpfree import checkpoint, outcome, progress, records, recovery
 from hpfree.config import TrainConfig, to_plain
 from hpfree.validation import validate
 from hpfree.io import atomic_write_text
@@ -76,50 +76,86 @@ def run(cfg: DictConfig | TrainConfig, run_dir: str | Path,
 
 def _run_locked(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
                 handle_signals: bool) -> records.RunRecord:
-    existing = records.load(run_dir)
+    done, existing = prepare(tcfg, run_dir, log)
+    if done is not None:
+        return done
+    use_caches(tcfg)
+    record = new_record(tcfg, run_dir)
+    if existing is not None:
+        record.started_at = existing.started_at or record.started_at
+    runner = runner_registry.get(tcfg.runner.name)
+    tracker = loggers.open_tracker(tcfg, run_dir, record)
+    metric = tcfg.workload.metric
+    bar = progress.RunProgress(_label(run_dir), log) if tcfg.progress else None
+    if bar is not None:
+        bar.note(f"{tcfg.workload.name} / {tcfg.optimizer.name}: starting (data, compilation) …")
+
+    def on_eval(row):
+        tracker.log(row)
+        if bar is not None:
+            bar.row(f"[hpfree] step {row['step']:>6}  train_loss {row['train_loss']:.4f}  "
+                    f"val {metric} {row[f'validation/{metric}']:.4f}  "
+                    f"({row['train_seconds']:.1f}s)")
+
+    try:
+        if runner.run_batch is not None:  # the same loop, with a progress bar
+            record = runner.run_batch([tcfg], [run_dir], [record], handle_signals=handle_signals,
+                                      on_eval=lambda i, row: on_eval(row), progress=bar)[0]
+        else:
+            record = runner.run(tcfg, run_dir, record, handle_signals=handle_signals,
+                                on_eval=on_eval)
+    except Exception as exc:  # a failed run is recorded, never crashes a sweep
+        mark_failed(record, run_dir, exc)
+    finish(record, run_dir, tracker)
+    return record
+
+
+def prepare(tcfg: TrainConfig, run_dir: Path, log: Callable[[str], None],
+            ) -> tuple[Optional[records.RunRecord], Optional[records.RunRecord]]:
+    """(the final record, None) if the run is done and not forced (it is skipped); else
+    (None, the existing record or None), with ``run_dir`` ready (config.yaml written, the
+    checkpoint removed when forced)."""
+    existing = recovery.prepare(run_dir, log)  # stale temp files, an unreadable record
     if existing is not None and existing.status in records.FINAL_STATUSES and not tcfg.force:
         log(f"[hpfree] already {existing.status}: {run_dir / records.RECORD} (force=true re-runs)")
-        return existing
+        return existing, None
     run_dir.mkdir(parents=True, exist_ok=True)
     if tcfg.force:
         checkpoint.remove(run_dir)
     if not (run_dir / "config.yaml").exists():
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(tcfg)))
+    return None, existing
 
+
+def use_caches(tcfg: TrainConfig) -> None:
+    """Turn the persistent compilation cache and the data cache on or off as configured."""
     if tcfg.runner.compilation_cache:
         enable_compilation_cache()
     from hpfree.workloads import datacache
 
     datacache.set_enabled(None if tcfg.runner.data_cache else False)
-    record = new_record(tcfg, run_dir)
-    if existing is not None:
-        record.started_at = existing.started_at or record.started_at
-    runner = runner_registry.get(tcfg.runner.name)
 
-    metric = tcfg.workload.metric
 
-    def print_progress(row):
-        log(f"[hpfree] step {row['step']:>6}  train_loss {row['train_loss']:.4f}  "
-            f"val {metric} {row[f'validation/{metric}']:.4f}  ({row['train_seconds']:.1f}s)")
-
-    tracker = loggers.open_tracker(tcfg, run_dir, record)
-
-    def on_eval(row):
-        tracker.log(row)
-        if tcfg.progress:
-            print_progress(row)
-
+def mark_failed(record: records.RunRecord, run_dir: Path, exc: BaseException) -> None:
+    record.status = "failed"
+    record.error = f"{type(exc).__name__}: {exc}"
     try:
-        record = runner.run(tcfg, run_dir, record, handle_signals=handle_signals,
-                            on_eval=on_eval)
-    except Exception as exc:  # a failed run is recorded, never crashes a sweep
-        record.status = "failed"
-        record.error = f"{type(exc).__name__}: {exc}"
         (run_dir / "error.log").write_text(traceback.format_exc())
+    except OSError:  # the disk that failed the run may refuse this too
+        pass
+
+
+def finish(record: records.RunRecord, run_dir: Path, tracker) -> None:
+    """Write the final record (atomically) and close the run's tracker."""
     record.finished_at = records.now()
     records.write(run_dir, record)
     tracker.finish(record)
-    return record
+    outcome.note(record.status)  # the command's exit code (hpfree.outcome)
+
+
+def _label(run_dir: Path) -> str:
+    """A short name for a run's progress lines: its last two directory levels."""
+    return "/".join(Path(run_dir).parts[-2:])
 
 
 def summary(record: records.RunRecord, run_dir: Path) -> str:

@@ -22,6 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from hpfree.config import (HorizonConfig, RegularizationConfig, ScheduleConfig, SuiteConfig,
                            TrainConfig)
+from hpfree import knobs
 from hpfree.errors import ConfigError, check
 from hpfree.loggers import registry as logger_registry
 from hpfree.optimizers import registry as optimizer_registry
@@ -98,6 +99,8 @@ def validate(cfg: DictConfig | TrainConfig) -> TrainConfig:
         raise ConfigError(_short(exc)) from None
     if not isinstance(obj, TrainConfig):
         raise ConfigError("the composed config is not a TrainConfig (missing `base_train` default?)")
+    # Every knob's domain, also of plug-in configs whose __post_init__ does not check them.
+    knobs.check_tree(obj)
     check(wl_spec.runner == obj.runner.name,
           f"workload {wl_name!r} runs with runner={wl_spec.runner}, not runner={obj.runner.name}")
     return obj

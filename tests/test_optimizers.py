@@ -93,7 +93,7 @@ def test_every_knob_is_overridable_from_the_shell():
 
 
 @pytest.mark.parametrize("override, fragment", [
-    ("optimizer.b2=1.5", "optimizer.b2=1.5 is outside [0.0, 1.0)"),
+    ("optimizer.b2=1.5", "optimizer.b2=1.5 is outside [0, 1)"),
     ("optimizer.d0=0", "optimizer.d0=0.0 must be > 0"),
     ("optimizer.learning_rate=-1", "optimizer.learning_rate=-1.0 must be > 0"),
     ("optimizer.dzero=1", "dzero"),
@@ -110,7 +110,7 @@ def test_bad_prodigy_values_fail_in_one_line(override: str, fragment: str):
     (["optimizer=mechanic_adamw", "optimizer.variant=torch"],
      "optimizer.variant='torch' is unknown; choose one of optax, mechanic_pytorch"),
     (["optimizer=schedule_free_adamw", "optimizer.warmup_steps=-3"],
-     "optimizer.warmup_steps=-3 is outside [0, inf)"),
+     "optimizer.warmup_steps=-3 must be >= 0"),
     (["optimizer=prodgy"], "prodgy"),
 ])
 def test_bad_choices_fail_in_one_line(overrides: list[str], fragment: str):

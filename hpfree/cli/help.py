@@ -93,5 +93,7 @@ def page() -> str:
     lines += [f"  {name:<18}{what}" for name, what in _commands()]
     lines += ["", "More: hpfree-train --hydra-help (Hydra's own page), --cfg job (the composed",
               "config), docs/ in the repository (optimizers, workloads, searching, launching,",
-              "scoring, AlgoPerf, extending).  Bad input: one line on stderr, exit code 2."]
+              "scoring, AlgoPerf, extending, faults).",
+              "Exit codes: 0 all done, 1 some run failed (or an output could not be written),",
+              "2 bad input (one line on stderr, before any work); --debug shows tracebacks."]
     return "\n".join(lines)

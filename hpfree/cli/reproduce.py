@@ -20,6 +20,8 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
+from hpfree import outcome
+from hpfree.cli import common
 from hpfree.errors import ConfigError
 from hpfree.reproduce import ReproduceConfig, Reproduction
 
@@ -32,18 +34,20 @@ SUMMARY = "the paper's protocol (naive, search, top-k re-runs, leaderboard) at a
 
 @hydra.main(config_path="pkg://hpfree.conf", config_name="reproduce", version_base=None)
 def task(cfg: DictConfig) -> None:
+    with common.reporting("hpfree-reproduce"):
+        _task(cfg)
+
+
+def _task(cfg: DictConfig) -> None:
     try:
         rcfg: ReproduceConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
-    except (ConfigError, ValueError) as exc:
-        print(f"hpfree-reproduce: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    except ValueError as exc:  # a range check or OmegaConf's validation: one line
+        from hpfree.preflight import one_line
+
+        raise ConfigError(one_line(exc)) from None
     command = "hpfree-reproduce " + " ".join(shlex.quote(a) for a in _ARGV)
     if rcfg.dry_run:
-        try:
-            n = Reproduction(rcfg, command.strip()).dry_run()
-        except ConfigError as exc:
-            print(f"hpfree-reproduce: error: {exc}", file=sys.stderr)
-            sys.exit(2)
+        n = Reproduction(rcfg, command.strip()).dry_run()
         print(f"[reproduce] dry run: {n} jobs of every stage compose and validate; "
               "nothing was trained")
         return
@@ -52,8 +56,12 @@ def task(cfg: DictConfig) -> None:
 
 
 def main(argv: Optional[list[str]] = None) -> None:
+    common.run("hpfree-reproduce", _main, argv)
+
+
+def _main(argv: list[str]) -> int:
     global _ARGV
-    _ARGV = sys.argv[1:] if argv is None else list(argv)
+    _ARGV = common.without_debug(argv)
     extra: list[str] = []
     scratch = None
     if any(a.lower() in ("dry_run=true", "+dry_run=true") for a in _ARGV):
@@ -66,7 +74,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-
+    return outcome.exit_code()
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,8 @@
     hpfree-score sweeps/search --min-seeds 3        # after the re-runs: the final pick
     hpfree-score sweeps/final --external sfadam.csv # a submission scored elsewhere joins
 
-Bad input gets one line on stderr and exit code 2.
+Bad input gets one line on stderr and exit code 2; exit code 1 when failed or corrupt runs
+(unreadable record or curve) were left out (each named on stderr and in ``notes.md``).
 """
 
 from __future__ import annotations
@@ -16,17 +17,15 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from hpfree.cli import common
+from hpfree.cli.common import FAILED, OK
+from hpfree.errors import ConfigError
 from hpfree.io import atomic_write_text
 
 PROG = "hpfree-score"
 
 # One line for `hpfree-train --help`'s list of commands.
 SUMMARY = "sweeps -> time-to-target, performance profiles, benchmark score, tables, plots"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + message
-        self.exit(2, f"{PROG}: error: {message} (see {PROG} --help)\n")
 
 
 def _target(text: str) -> tuple[str, float]:
@@ -51,7 +50,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Score sweeps the way AlgoPerf does: time-to-target, "
+    p = common.Parser(prog=PROG, description="Score sweeps the way AlgoPerf does: time-to-target, "
                 "performance profiles, benchmark score, tables and plots.")
     p.add_argument("dirs", nargs="+", metavar="SWEEP_DIR",
                    help="directories holding run records (searched recursively)")
@@ -81,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> None:
+    common.run(PROG, _main, argv)
+
+
+def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from hpfree.scoring import selection
     from hpfree.scoring.report import ScoringError, score_sweeps, write_report
@@ -91,8 +94,7 @@ def main(argv: Optional[list[str]] = None) -> None:
                               externals=args.external, min_seeds=args.min_seeds,
                               workloads=suite, miss_penalty=args.miss_penalty)
     except ScoringError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        raise ConfigError(str(exc)) from None
     for note in result.notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     paths = write_report(result, args.out, plots=not args.no_plots, top_k=args.top_k,
@@ -119,6 +121,12 @@ def main(argv: Optional[list[str]] = None) -> None:
         print(script)
     print(f"[hpfree-score] tables and figures in {out}/ "
           f"({', '.join(sorted(p.name for p in paths.values()))})")
+    left = {k: n for k, n in result.left_out.items() if n}
+    if left:
+        print(f"[hpfree-score] left out {', '.join(f'{n} {k}' for k, n in left.items())} "
+              f"run(s): see {out / 'notes.md'}", file=sys.stderr)
+        return FAILED
+    return OK
 
 
 if __name__ == "__main__":

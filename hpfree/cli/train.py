@@ -3,7 +3,8 @@
 Every job is validated before anything starts (see ``hpfree.preflight``); a bad value gets one
 line on stderr and exit code 2.  Then Hydra takes over: it composes the config from
 ``conf/`` (shipped inside the package), names the run directory by content and calls
-:func:`task`, which runs, resumes or skips the run and prints where its record is.
+:func:`task`, which runs, resumes or skips the run and prints where its record is.  Exit
+code 1 when a run failed (``hpfree.cli.common``, docs/faults.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from hpfree import outcome
+from hpfree.cli import common
 from hpfree.errors import ConfigError
 from hpfree.run_naming import register_resolver
 from hpfree.validation import register_configs
@@ -36,8 +39,15 @@ def task(cfg: DictConfig) -> Optional[float]:
     from hpfree import train
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    record = train.run(cfg, run_dir)
-    print(train.summary(record, run_dir), flush=True)
+    with common.reporting("hpfree-train"):
+        if cfg.get("batch_with"):  # a trial batch of a search (runner.trial_batch)
+            from hpfree import trial_batch
+
+            record = trial_batch.run(cfg, run_dir)
+        else:
+            record = train.run(cfg, run_dir)
+    failed = record.status == "failed"
+    print(train.summary(record, run_dir), flush=True, file=sys.stderr if failed else sys.stdout)
     return record.ttt_steps
 
 
@@ -59,30 +69,30 @@ def _split_argv(argv: list[str]) -> tuple[list[str], bool, bool]:
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
+    common.run("hpfree-train", _main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    argv = common.without_debug(argv)
     if "--help" in argv or "-h" in argv:
         from hpfree.cli.help import page
 
         print(page())
-        return
+        return outcome.OK
     overrides, multirun, skip = _split_argv(argv)
     presets = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] == "experiment"]
     if presets:
         value = presets[0].split("=", 1)[-1]
-        print(f"hpfree-train: error: {presets[0]} is a preset of the paper's protocol: run it "
-              f"with hpfree-reproduce experiment={value} (hpfree-reproduce --help)",
-              file=sys.stderr)
-        sys.exit(2)
+        raise ConfigError(f"{presets[0]} is a preset of the paper's protocol: run it with "
+                          f"hpfree-reproduce experiment={value} (hpfree-reproduce --help)")
     if not skip:
         from hpfree.preflight import check_command_line
 
-        try:
-            check_command_line(overrides, multirun)
-        except ConfigError as exc:
-            print(f"hpfree-train: error: {exc}", file=sys.stderr)
-            sys.exit(2)
+        check_command_line(overrides, multirun)
     sys.argv = [sys.argv[0], *argv]
     task()
+    # 0: every run completed, diverged or was stopped to resume; 1: some run failed.
+    return outcome.exit_code()
 
 
 if __name__ == "__main__":

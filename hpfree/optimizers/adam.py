@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from hpfree.optimizers import common
+from hpfree.knobs import POSITIVE, UNIT, knob, one_of
 from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 
@@ -30,23 +30,15 @@ from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 class AdamWConfig(OptimizerConfig):
     name: str = "adamw"
     learning_rate: float = 1.7486e-3
-    b1: float = 0.93266
-    b2: float = 0.99552
-    eps: float = 1e-8
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        common.check_betas(self, "b1", "b2")
+    b1: float = knob(0.93266, UNIT)
+    b2: float = knob(0.99552, UNIT)
+    eps: float = knob(1e-8, POSITIVE)
 
 
 @dataclass
 class NadamWConfig(AdamWConfig):
     name: str = "nadamw"
-    variant: str = "algoperf"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        common.check_choice(self, "variant", ("algoperf", "optax"))
+    variant: str = knob("algoperf", one_of("algoperf", "optax"))
 
 
 class ScaleByNadamState(NamedTuple):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import optax
 
-from hpfree.optimizers import common
+from hpfree.knobs import POSITIVE, knob
 from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 
@@ -23,12 +23,8 @@ from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 class COCOBConfig(OptimizerConfig):
     name: str = "cocob"
     learning_rate: float = 1.0
-    alpha: float = 100.0
-    eps: float = 1e-8
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        common.check_positive(self, "alpha", "eps")
+    alpha: float = knob(100.0, POSITIVE)
+    eps: float = knob(1e-8, POSITIVE)
 
 
 def build(cfg: COCOBConfig, lr: optax.Schedule, weight_decay: float):

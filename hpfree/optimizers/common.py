@@ -1,4 +1,6 @@
-"""Small pieces the optimizer modules share: range checks and the zero-step-size skip.
+"""Small pieces the optimizer modules share: the zero-step-size skip.
+
+Knob domains are declared with the knobs (``hpfree.knobs``).
 
 The skip exists because the authors' PyTorch packages of D-Adaptation and Prodigy return
 from ``step()`` without touching anything when the learning rate is 0 (our warmup starts at
@@ -8,44 +10,12 @@ for such a step, so our versions do what the authors' code does.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from hpfree.errors import ConfigError
-
-
-def check_range(cfg: Any, name: str, low: float, high: float, *, low_open: bool = False,
-                high_open: bool = True) -> None:
-    """``optimizer.<name>`` must lie in the interval; one-line :class:`ConfigError` otherwise."""
-    value = getattr(cfg, name)
-    lo_ok = value > low if low_open else value >= low
-    hi_ok = value < high if high_open else value <= high
-    if not (lo_ok and hi_ok) or (isinstance(value, float) and math.isnan(value)):
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ConfigError(f"optimizer.{name}={value} is outside {interval}")
-
-
-def check_positive(cfg: Any, *names: str) -> None:
-    for name in names:
-        value = getattr(cfg, name)
-        if not value > 0:
-            raise ConfigError(f"optimizer.{name}={value} must be > 0")
-
-
-def check_choice(cfg: Any, name: str, allowed: tuple[str, ...]) -> None:
-    value = getattr(cfg, name)
-    if value not in allowed:
-        raise ConfigError(f"optimizer.{name}={value!r} is unknown; choose one of "
-                          f"{', '.join(allowed)}")
-
-
-def check_betas(cfg: Any, *names: str) -> None:
-    for name in names:
-        check_range(cfg, name, 0.0, 1.0)
 
 
 def schedule_value(learning_rate: optax.ScalarOrSchedule, count: jax.Array) -> jax.Array:

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from hpfree.knobs import POSITIVE, POSITIVE_OR_INF, UNIT, knob
 from hpfree.optimizers import common
 from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
@@ -98,20 +99,14 @@ class DAdaptAdamWConfig(OptimizerConfig):
 
     name: str = "dadapt_adamw"
     learning_rate: float = 1.0
-    b1: float = 0.9
-    b2: float = 0.999
-    eps: float = 1e-8
-    d0: float = 1e-6
-    growth_rate: Optional[float] = None  # None: unlimited (the packages' float('inf'))
+    b1: float = knob(0.9, UNIT)
+    b2: float = knob(0.999, UNIT)
+    eps: float = knob(1e-8, POSITIVE)
+    d0: float = knob(1e-6, POSITIVE)
+    # None: unlimited (the packages' float("inf")).
+    growth_rate: Optional[float] = knob(None, POSITIVE_OR_INF)
     decouple: bool = True
     bias_correction: bool = True
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        common.check_betas(self, "b1", "b2")
-        common.check_positive(self, "eps", "d0")
-        if self.growth_rate is not None:
-            common.check_positive(self, "growth_rate")
 
 
 def build(cfg: DAdaptAdamWConfig, lr: optax.Schedule, weight_decay: float):

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from hpfree.optimizers import common
+from hpfree.knobs import POSITIVE, knob
 from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 
@@ -32,12 +32,8 @@ from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 class DoGConfig(OptimizerConfig):
     name: str = "dog"
     learning_rate: float = 1.0
-    reps_rel: float = 1e-6
-    eps: float = 1e-8
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        common.check_positive(self, "reps_rel", "eps")
+    reps_rel: float = knob(1e-6, POSITIVE)
+    eps: float = knob(1e-8, POSITIVE)
 
 
 def build_dog(cfg: DoGConfig, lr: optax.Schedule, weight_decay: float):
@@ -83,15 +79,9 @@ def scale_by_dowg(init_estim_sq_dist: float = 1e-4, eps: float = 1e-4,
 class DoWGConfig(OptimizerConfig):
     name: str = "dowg"
     learning_rate: float = 1.0
-    init_estim_sq_dist: float = 1e-4
-    eps: float = 1e-4
-    clip: Optional[float] = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        common.check_positive(self, "init_estim_sq_dist", "eps")
-        if self.clip is not None:
-            common.check_positive(self, "clip")
+    init_estim_sq_dist: float = knob(1e-4, POSITIVE)
+    eps: float = knob(1e-4, POSITIVE)
+    clip: Optional[float] = knob(None, POSITIVE)
 
 
 def build_dowg(cfg: DoWGConfig, lr: optax.Schedule, weight_decay: float):

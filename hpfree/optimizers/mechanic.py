@@ -26,7 +26,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from hpfree.optimizers import adam, common
+from hpfree.knobs import NON_NEGATIVE, POSITIVE, UNIT, at_least, knob, one_of
+from hpfree.optimizers import adam
 from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 VARIANTS = ("optax", "mechanic_pytorch")
@@ -101,21 +102,14 @@ def mechanize(base_optimizer: optax.GradientTransformation, weight_decay: float 
 class MechanicAdamWConfig(OptimizerConfig):
     name: str = "mechanic_adamw"
     learning_rate: float = 1.0
-    b1: float = 0.9
-    b2: float = 0.999
-    eps: float = 1e-8
-    s_init: float = 1e-8
-    s_decay: float = 0.01
-    num_betas: int = 6
-    mechanic_eps: float = 1e-8
-    variant: str = "optax"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        common.check_betas(self, "b1", "b2")
-        common.check_positive(self, "eps", "s_init", "num_betas", "mechanic_eps")
-        common.check_range(self, "s_decay", 0.0, float("inf"))
-        common.check_choice(self, "variant", VARIANTS)
+    b1: float = knob(0.9, UNIT)
+    b2: float = knob(0.999, UNIT)
+    eps: float = knob(1e-8, POSITIVE)
+    s_init: float = knob(1e-8, POSITIVE)
+    s_decay: float = knob(0.01, NON_NEGATIVE)
+    num_betas: int = knob(6, at_least(1))
+    mechanic_eps: float = knob(1e-8, POSITIVE)
+    variant: str = knob("optax", one_of(*VARIANTS))
 
 
 @dataclass

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from hpfree.knobs import POSITIVE, UNIT, knob, one_of
 from hpfree.optimizers import common
 from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
@@ -118,33 +119,22 @@ def momo(learning_rate: optax.ScalarOrSchedule = 1.0, beta: float = 0.9,
 class MomoConfig(OptimizerConfig):
     name: str = "momo"
     learning_rate: float = 1.0
-    beta: float = 0.9
+    beta: float = knob(0.9, UNIT)
     lower_bound: float = 0.0
     adapt_lower_bound: bool = False
-    weight_decay_mode: str = "optax"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        common.check_betas(self, "beta")
-        common.check_choice(self, "weight_decay_mode", DECAY_MODES)
+    weight_decay_mode: str = knob("optax", one_of(*DECAY_MODES))
 
 
 @dataclass
 class MomoAdamConfig(OptimizerConfig):
     name: str = "momo_adam"
     learning_rate: float = 1e-2
-    b1: float = 0.9
-    b2: float = 0.999
-    eps: float = 1e-8
+    b1: float = knob(0.9, UNIT)
+    b2: float = knob(0.999, UNIT)
+    eps: float = knob(1e-8, POSITIVE)
     lower_bound: float = 0.0
     adapt_lower_bound: bool = False
-    weight_decay_mode: str = "optax"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        common.check_betas(self, "b1", "b2")
-        common.check_positive(self, "eps")
-        common.check_choice(self, "weight_decay_mode", DECAY_MODES)
+    weight_decay_mode: str = knob("optax", one_of(*DECAY_MODES))
 
 
 def build_momo(cfg: MomoConfig, lr: optax.Schedule, weight_decay: float):

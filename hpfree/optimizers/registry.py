@@ -19,7 +19,8 @@ from typing import Any, Callable, Mapping, Optional, Union
 import optax
 from omegaconf import MISSING
 
-from hpfree.errors import ConfigError
+from hpfree.knobs import POSITIVE, knob
+from hpfree.knobs import check as check_knobs
 from hpfree.plugins import Registry
 
 
@@ -33,11 +34,11 @@ class OptimizerConfig:
     """
 
     name: str = MISSING
-    learning_rate: float = 1.0
+    learning_rate: float = knob(1.0, POSITIVE)
 
     def __post_init__(self) -> None:
-        if not self.learning_rate > 0:
-            raise ConfigError(f"optimizer.learning_rate={self.learning_rate} must be > 0")
+        # Every knob's domain (declared with ``hpfree.knobs.knob``; floats must be finite).
+        check_knobs(self, "optimizer")
 
 
 # (optimizer config, lr schedule step -> peak * shape, weight decay) -> transformation

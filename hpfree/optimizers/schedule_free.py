@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import optax
 
-from hpfree.optimizers import common
+from hpfree.knobs import NON_NEGATIVE, OPEN_UNIT, POSITIVE, UNIT, at_least, knob
 from hpfree.optimizers.registry import OptimizerConfig, OptimizerSpec
 
 
@@ -57,19 +57,11 @@ def eval_params(opt_state, params):
 class ScheduleFreeAdamWConfig(OptimizerConfig):
     name: str = "schedule_free_adamw"
     learning_rate: float = 0.0025
-    b1: float = 0.9
-    b2: float = 0.999
-    eps: float = 1e-8
-    weight_lr_power: float = 2.0
-    warmup_steps: int = 0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        common.check_betas(self, "b2")
-        common.check_range(self, "b1", 0.0, 1.0, low_open=True)
-        common.check_positive(self, "eps")
-        common.check_range(self, "weight_lr_power", 0.0, float("inf"))
-        common.check_range(self, "warmup_steps", 0, float("inf"))
+    b1: float = knob(0.9, OPEN_UNIT)
+    b2: float = knob(0.999, UNIT)
+    eps: float = knob(1e-8, POSITIVE)
+    weight_lr_power: float = knob(2.0, NON_NEGATIVE)
+    warmup_steps: int = knob(0, at_least(0))
 
 
 def build(cfg: ScheduleFreeAdamWConfig, lr: optax.Schedule, weight_decay: float):

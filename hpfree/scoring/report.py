@@ -11,6 +11,7 @@ output directory::
     best_metrics.{md,csv,tex} Tables 4–5: best validation metric per workload
     ranking.{md,csv,tex}     geometric-mean cost of each candidate (the search ranking)
     selection.{md,csv,tex}   the best-scoring candidate per (algorithm, horizon)
+    notes.md                 what was left out (unfinished or corrupt runs) and why
     profiles.{png,pdf}, curves.{png,pdf}, heatmap.{png,pdf}
 """
 
@@ -49,6 +50,10 @@ class ScoreResult:
     selection: pd.DataFrame       # per (optimizer, horizon): highest score
     time: str = "steps"
     notes: list[str] = field(default_factory=list)
+    # Runs left out because they failed or their record/curve cannot be read (one line each
+    # for the corrupt ones); what makes hpfree-score exit 1.
+    left_out: dict[str, int] = field(default_factory=dict)
+    corrupt: list[str] = field(default_factory=list)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -87,8 +92,17 @@ def score_sweeps(dirs: Sequence[str | Path], time: str = "steps",
             raise ScoringError(f"{d}: no such directory")
     notes: list[str] = []
     table = records.load_records(dirs)
+    corrupt: list[str] = []
+    if not table.empty and (table.status == records.CORRUPT).any():
+        corrupt = [str(e) for e in table.loc[table.status == records.CORRUPT, "error"]]
+        notes += [f"left out a corrupt run: {line} (hpfree-resubmit re-runs it)"
+                  for line in corrupt]
+        table = table[table.status != records.CORRUPT]
     if table.empty:
-        raise ScoringError(f"no run records (record.json) under {', '.join(map(str, dirs))}")
+        raise ScoringError(f"no run records (record.json) under {', '.join(map(str, dirs))}"
+                           + (f" but {len(corrupt)} corrupt: {corrupt[0]}" if corrupt else ""))
+    left_out = {"corrupt": len(corrupt),
+                "failed": int((table.status == "failed").sum())}
     final = table[table.status.isin(ttt.SCORED_STATUSES)]
     if len(final) < len(table):
         left = table[~table.status.isin(ttt.SCORED_STATUSES)]
@@ -170,7 +184,8 @@ def score_sweeps(dirs: Sequence[str | Path], time: str = "steps",
     return ScoreResult(runs=runs, agg=agg, meta=meta, times=times, budgets=budgets,
                        workloads=suite,
                        ratios=ratios, profiles=prof, scores=scores, leaderboard=board,
-                       ranking=ranking, selection=chosen, time=time, notes=notes)
+                       ranking=ranking, selection=chosen, time=time, notes=notes,
+                       left_out=left_out, corrupt=corrupt)
 
 
 # ------------------------------------------------------------------ writing
@@ -269,4 +284,8 @@ def write_report(result: ScoreResult, out: str | Path, plots: bool = True,
         paths["heatmap"] = plotting.save(
             plotting.heatmap_figure(result.ratios.loc[rows], result.times.loc[rows],
                                     result.labels), out / "heatmap")[0]
+    if result.notes:
+        paths["notes"] = out / "notes.md"
+        atomic_write_text(paths["notes"], "# What was left out or changed\n\n"
+                          + "".join(f"- {n}\n" for n in result.notes))
     return paths

@@ -55,9 +55,13 @@ def owning(sweep_dir: str | Path) -> list[BackendSpec]:
 
 def live(sweep_dir: str | Path) -> dict[str, str]:
     """``{key: "running" | "queued"}`` over every back-end owning the sweep."""
+    from hpfree.sweeps import batches
+
     out: dict[str, str] = {}
     for b in owning(sweep_dir):
-        out.update(b.live(Path(sweep_dir)))
+        states = b.live(Path(sweep_dir))
+        # A job that trains a trial batch holds the points it carries too.
+        out.update(batches.spread(states, b.submitted(Path(sweep_dir))) if states else states)
     return out
 
 

@@ -35,7 +35,7 @@ MANIFEST = "manifest.json"
 LOCK = ".manifest.lock"
 SCHEMA_VERSION = 1
 # Task overrides that may differ between two commands adding the same job.
-_IRRELEVANT = ("progress", "force", "runs_dir", "launcher")
+_IRRELEVANT = ("progress", "force", "runs_dir", "launcher", "runner.trial_batch")
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
+from hpfree import knobs
 from hpfree.errors import ConfigError
 from hpfree.validation import validate, without_hydra
 from hpfree.sweeps.space import SearchSpace, format_value
@@ -32,7 +33,8 @@ DEFAULT_POINTS = 200
 # Keys the sweeper sets on every job.
 BOOKKEEPING = ("workload", "trial", "seed_index", "seed", "sweep_name")
 # Keys that do not change what a sweep computes (left out of its content-derived name).
-_NOT_NAMED = ("sweep_name", "sweeps_dir", "runs_dir", "progress", "force", "logger")
+_NOT_NAMED = ("sweep_name", "sweeps_dir", "runs_dir", "progress", "force", "logger",
+              "runner.trial_batch")
 
 
 @dataclass
@@ -87,6 +89,10 @@ class SweepSettings:
             if bad:
                 raise ConfigError(f"hydra.sweeper.trials has {bad[0]!r}; trial ids are "
                                   "integers >= 0")
+            if self.num_points is not None and max(self.trials) >= self.num_points:
+                raise ConfigError(f"hydra.sweeper.trials has {max(self.trials)}, beyond the "
+                                  f"search's hydra.sweeper.num_points={self.num_points} "
+                                  f"(trials 0..{self.num_points - 1})")
 
 
 def derive_seed(sweep_seed: int, trial: int, seed_index: int) -> int:
@@ -121,9 +127,9 @@ def split_user_args(arguments: Sequence[str], space: SearchSpace) -> list[str]:
         if key in knobs:
             raise ConfigError(f"{arg} conflicts with search space {space.name} (dimension "
                               f"{knobs[key]} sets {key}); drop one of them")
-        if key in ("trial", "seed_index", "seed"):
+        if key in ("trial", "seed_index", "seed", "batch_with"):
             raise ConfigError(f"{arg}: {key} is set per job by the quasirandom sweeper "
-                              "(use hydra.sweeper.trials / seeds / seed instead)")
+                              "(use hydra.sweeper.trials / seeds / seed, runner.trial_batch instead)")
         if key in ("workload", "sweep_name"):
             continue  # the sweeper sets these on every job (same values)
         kept.append(arg)
@@ -150,7 +156,8 @@ def sweep_name(space: SearchSpace, settings: SweepSettings, cfg: DictConfig,
     ``num_points``, ``trials`` or ``seeds``, so growing a sweep or re-running its best trials
     with more seeds lands in the same directory.
     """
-    args = sorted(a for a in user_args if override_key(a).split(".")[0] not in _NOT_NAMED)
+    args = sorted(a for a in user_args if override_key(a).split(".")[0] not in _NOT_NAMED
+                  and override_key(a) not in _NOT_NAMED)
     blob = json.dumps({"space": space.to_dict(), "seed": settings.seed, "args": args},
                       sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
@@ -290,6 +297,7 @@ def plan_sweep(config: DictConfig, arguments: Sequence[str],
     for wl in names:
         base = compose([*user_args, f"workload={wl}", f"sweep_name={name}", "trial=0"])
         check_knobs(space, base, wl)
+        knobs.check_space(space, base)  # every value the space gives lies in its knob's domain
         bases[wl] = JobResolver(base)
     jobs = make_jobs(space, settings, names, user_args, name)
     sweep_dirs = set()

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from hpfree import outcome
 from hpfree.errors import ConfigError
 from hpfree.sweeps import manifest as manifest_mod
 from hpfree.sweeps import backends, multirun, status
@@ -59,13 +60,16 @@ def command_line(argv: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
 
 def resubmit(sweep_dir: str | Path, extra: Sequence[str] = (), dry_run: bool = False,
              log: Callable[[str], None] = print) -> int:
-    """Relaunch what needs it; returns the worst exit code of the relaunching commands."""
+    """Relaunch what needs it; returns the worst exit code of the relaunching commands (at
+    least 1 when a job is failed or corrupt afterwards)."""
     sweep_dir = Path(sweep_dir)
     manifest = multirun.load_any(sweep_dir)
     plain = multirun.is_plain(manifest)
     states = status.job_states(sweep_dir, manifest.jobs)
     todo = [j for j in manifest.jobs if states[j.key] in status.RESUBMITTABLE]
     log(f"[hpfree-resubmit] {sweep_dir}: {status.counts_line(states)}")
+    for line in status.corrupt_files(sweep_dir, states):
+        log(f"[hpfree-resubmit] corrupt: {line}; re-running it (the bad file is kept aside)")
     if not todo:
         log("[hpfree-resubmit] nothing to relaunch")
         return 0
@@ -109,4 +113,6 @@ def resubmit(sweep_dir: str | Path, extra: Sequence[str] = (), dry_run: bool = F
             after = status.job_states(sweep_dir, manifest.jobs)
             manifest_mod.update_states(sweep_dir, after)
         log(f"[hpfree-resubmit] now: {status.counts_line(after)}")
+        if any(state in outcome.FAILURES for state in after.values()):
+            worst = max(worst, outcome.FAILED)
     return worst

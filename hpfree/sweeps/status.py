@@ -10,9 +10,12 @@ failed      the record says failed (an exception; resumable)
 preempted   the record says preempted, or running while no process holds the lock
             (killed before it could say so); resumable from its checkpoint
 missing     no record yet (never started, or killed before its first record)
+corrupt     its record (or, for a final record, its curve) cannot be read: a hand edit,
+            a foreign file, a disk fault; the run is re-run, the bad file kept aside
 =========== =================================================================
 
-``missing``, ``failed`` and ``preempted`` are what ``hpfree-resubmit`` relaunches; a final
+``missing``, ``failed``, ``preempted`` and ``corrupt`` are what ``hpfree-resubmit``
+relaunches; a final
 record (completed or diverged) is never touched, nor a job its queue still has queued or
 running (asked through the queue back-ends, :mod:`hpfree.sweeps.backends`: for SLURM,
 ``SWEEP_DIR/slurm_jobs.json``, written by ``launcher=slurm``, maps jobs to SLURM job ids).
@@ -26,12 +29,14 @@ from typing import Iterable, Mapping, Optional
 import pandas as pd
 
 from hpfree import records
+from hpfree.errors import CorruptFile
 from hpfree.sweeps import backends, locking
 from hpfree.sweeps.manifest import Manifest, jobs_frame
 from hpfree.sweeps.plan import Job
 
-STATES = ("completed", "diverged", "running", "queued", "failed", "preempted", "missing")
-RESUBMITTABLE = ("missing", "failed", "preempted")
+STATES = ("completed", "diverged", "running", "queued", "failed", "preempted", "missing",
+          "corrupt")
+RESUBMITTABLE = ("missing", "failed", "preempted", "corrupt")
 
 
 def live_jobs(sweep_dir: str | Path) -> dict[str, str]:
@@ -43,7 +48,10 @@ def live_jobs(sweep_dir: str | Path) -> dict[str, str]:
 def job_state(run_dir: str | Path, queue_state: Optional[str] = None) -> str:
     """The state of one run directory (see the module docstring); ``queue_state`` is
     ``running``/``queued`` if a queue back-end still holds its job."""
-    rec = records.load(run_dir)
+    try:
+        rec = records.inspect(run_dir)
+    except CorruptFile:
+        return "running" if locking.is_locked(run_dir) else records.CORRUPT
     if rec is not None and rec.status in records.FINAL_STATUSES:
         return rec.status
     if locking.is_locked(run_dir):
@@ -63,6 +71,18 @@ def job_states(sweep_dir: str | Path, jobs: Iterable[Job],
     sweep_dir = Path(sweep_dir)
     live = live_jobs(sweep_dir) if live is None else live
     return {j.key: job_state(sweep_dir / j.key, live.get(j.key)) for j in jobs}
+
+
+def corrupt_files(sweep_dir: str | Path, states: Mapping[str, str]) -> list[str]:
+    """One line per corrupt job: the file that cannot be read, and why."""
+    out = []
+    for key, state in states.items():
+        if state == records.CORRUPT:
+            try:
+                records.inspect(Path(sweep_dir) / key)
+            except CorruptFile as exc:
+                out.append(str(exc))
+    return out
 
 
 def counts(states: Mapping[str, str]) -> dict[str, int]:

@@ -26,7 +26,8 @@ import numpy as np
 from omegaconf import MISSING
 
 from hpfree.config import RegularizationConfig
-from hpfree.errors import ConfigError
+from hpfree.knobs import FINITE, NON_NEGATIVE, at_least, knob, one_of
+from hpfree.knobs import check as check_knobs
 from hpfree.records import reached  # noqa: F401  (re-exported: workloads compare with it)
 
 Arrays = dict[str, np.ndarray]
@@ -38,23 +39,21 @@ class WorkloadConfig:
     """Budget, target and data seed of a workload (the fields every workload has)."""
 
     name: str = MISSING
-    max_steps: int = MISSING
-    batch_size: int = 64
-    eval_every: int = 50
+    max_steps: int = knob(MISSING, at_least(1))
+    batch_size: int = knob(64, at_least(1))
+    eval_every: int = knob(50, at_least(1))
     metric: str = MISSING  # key of the validation metric in ``evaluate``'s dict
-    target: float = MISSING
-    direction: str = "min"  # "min": lower is better (error rate, WER, CE); "max": SSIM, mAP, BLEU
-    data_seed: int = 0
+    target: float = knob(MISSING, FINITE)
+    # "min": lower is better (error rate, WER, CE); "max": SSIM, mAP, BLEU
+    direction: str = knob("min", one_of("min", "max"))
+    data_seed: int = knob(0, at_least(0))
+
+    # Domains of the knobs a workload adds without declaring one: sizes and counts are
+    # integers >= 1, noise levels and other floats finite and >= 0 (``hpfree.knobs``).
+    KNOB_DEFAULTS = {int: at_least(1), float: NON_NEGATIVE}
 
     def __post_init__(self) -> None:
-        if self.max_steps <= 0:
-            raise ConfigError(f"workload.max_steps={self.max_steps} must be > 0")
-        if self.batch_size <= 0:
-            raise ConfigError(f"workload.batch_size={self.batch_size} must be > 0")
-        if self.eval_every <= 0:
-            raise ConfigError(f"workload.eval_every={self.eval_every} must be > 0")
-        if self.direction not in ("min", "max"):
-            raise ConfigError(f"workload.direction={self.direction!r} must be 'min' or 'max'")
+        check_knobs(self, "workload")
 
 
 class Regularizers(NamedTuple):

@@ -11,7 +11,10 @@
    the same command resumes a sweep, growing ``num_points`` adds only the new trials.
 4. Every job runs under its run directory's lock (``hpfree.sweeps.locking.LockedTask``), so
    a resubmission racing the sweep never runs or records a job twice.
-5. With the local launcher jobs go one per batch and a progress line follows each.
+5. With the local launcher jobs go one at a time and a progress line follows each (a
+   live bar on a terminal: points done / diverged / failed and points per hour).
+6. With ``runner.trial_batch=K`` one job trains up to K points of one workload together
+   (:mod:`hpfree.sweeps.batches`); every point keeps its own run directory and record.
 
 Hydra's plugin scanner imports this module on every ``hpfree-train`` call, so heavy imports
 (scipy, pandas, hpfree.sweeps) happen inside the methods.
@@ -103,7 +106,7 @@ class QuasiRandomSweeper(Sweeper):
         return 1 if self._local() else max(n, 1)
 
     def sweep(self, arguments: List[str]) -> Any:
-        from hpfree import records
+        from hpfree import outcome, records
         from hpfree.errors import ConfigError
         from hpfree.preflight import one_line
         from hpfree.sweeps import manifest, status
@@ -118,6 +121,8 @@ class QuasiRandomSweeper(Sweeper):
         except ConfigError as exc:
             print(f"hpfree-train: error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
+        except OSError:  # the sweep directory cannot be written: exit 1 (hpfree.cli.common)
+            raise
         except Exception as exc:  # Hydra composition errors for a job's overrides
             print(f"hpfree-train: error: {one_line(exc)}", file=sys.stderr, flush=True)
             sys.exit(2)
@@ -135,22 +140,39 @@ class QuasiRandomSweeper(Sweeper):
               f"({status.counts_line(states)})", flush=True)
         print(f"{_PREFIX} directory {sweep_dir}  (hpfree-status {sweep_dir})", flush=True)
 
+        from hpfree import progress
+        from hpfree.sweeps import batches
+
+        # runner.trial_batch=K: one job trains up to K points of one workload together.
+        k = int(OmegaConf.select(self.config, "runner.trial_batch", default=1) or 1)
+        units = batches.group(todo, k)
+        if k > 1:
+            print(f"{_PREFIX} trial batches of up to {k} points: {len(units)} jobs", flush=True)
+        show = bool(OmegaConf.select(self.config, "progress", default=True))
+        bar = progress.SweepProgress("sweep points", len(todo)) if show else None
         returns = []
-        size = self._batch_size(len(todo))
+        size = self._batch_size(len(units))
         local = self._local()
         job_idx = 0
         started = last_flush = time.monotonic()
         pending: dict = {}
-        for start in range(0, len(todo), size):
-            batch = todo[start:start + size]
-            results = self.launcher.launch([j.overrides for j in batch],
+        returned = 0
+        for start in range(0, len(units), size):
+            chunk = units[start:start + size]
+            if bar is not None:  # what is about to run shows as running
+                now = status.counts(states)
+                now["running"] += sum(len(u) for u in chunk)
+                bar.update(now, returned)
+            results = self.launcher.launch([batches.overrides(u) for u in chunk],
                                            initial_job_idx=job_idx)
-            job_idx += len(batch)
+            job_idx += len(chunk)
             returns.append(results)
-            for job, ret in zip(batch, results or []):
+            for unit, ret in zip(chunk, results or []):
                 error = _job_error(ret)
                 if error:
-                    print(f"{_PREFIX} {job.key} raised {error}", flush=True)
+                    progress.say(f"{_PREFIX} {unit[0].key} raised {error}")
+            batch = [j for u in chunk for j in u]
+            returned += len(batch)
             fresh = status.job_states(sweep_dir, batch)
             states.update(fresh)
             pending.update(fresh)
@@ -158,16 +180,23 @@ class QuasiRandomSweeper(Sweeper):
                 manifest.update_states(sweep_dir, pending)
                 pending, last_flush = {}, time.monotonic()
             last = batch[-1]
-            print(f"{_PREFIX} {start + len(batch)}/{len(todo)} returned after "
-                  f"{time.monotonic() - started:.0f}s"
-                  f" | {status.counts_line(states)} | {last.key}: {states[last.key]}",
-                  flush=True)
-            if local and states[last.key] == "preempted":
+            rate = ""
+            if bar is not None:
+                rate = " | " + bar.update(status.counts(states), returned).split(" | ")[-1]
+            progress.say(f"{_PREFIX} {returned}/{len(todo)} points returned after "
+                         f"{time.monotonic() - started:.0f}s{rate}"
+                         f" | {status.counts_line(states)} | {last.key}: {states[last.key]}")
+            if local and any(fresh[j.key] == "preempted" for j in batch):
                 # A local job is preempted only by a signal to this process: stop here.
-                print(f"{_PREFIX} stopped by a signal; the same command (or hpfree-resubmit "
-                      f"{sweep_dir}) continues the sweep", flush=True)
+                progress.say(f"{_PREFIX} stopped by a signal; the same command (or "
+                             f"hpfree-resubmit {sweep_dir}) continues the sweep")
                 break
+        if bar is not None:
+            bar.stop()
         manifest.update_states(sweep_dir, pending)
+        for job in todo:  # jobs run elsewhere (SLURM, TPU) count in this command's exit code
+            if states[job.key] in outcome.FAILURES:
+                outcome.note(states[job.key])
         print(f"{_PREFIX} done: {status.counts_line(states)}; hpfree-status {sweep_dir}",
               flush=True)
         return returns
