@@ -19,6 +19,8 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
+from hpfree import outcome
+from hpfree.cli import common
 from hpfree.errors import ConfigError
 from hpfree.fidelity.protocol import Fidelity, FidelityConfig
 
@@ -55,26 +57,33 @@ def _run(cfg: FidelityConfig, command: str) -> None:
 
 @hydra.main(config_path=None, config_name="base_fidelity", version_base=None)
 def task(cfg: DictConfig) -> None:
-    command = "hpfree-fidelity " + " ".join(shlex.quote(a) for a in _ARGV)
-    try:
-        fcfg: FidelityConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    with common.reporting("hpfree-fidelity"):
+        try:
+            fcfg: FidelityConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+        except ValueError as exc:  # a range check or OmegaConf's validation: one line
+            from hpfree.preflight import one_line
+
+            raise ConfigError(one_line(exc)) from None
+        command = "hpfree-fidelity " + " ".join(shlex.quote(a) for a in _ARGV)
         _run(fcfg, command.strip())
-    except (ConfigError, ValueError) as exc:
-        print(f"hpfree-fidelity: error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
+    common.run("hpfree-fidelity", _main, argv)
+
+
+def _main(argv: list[str]) -> int:
     global _ARGV
-    _ARGV = sys.argv[1:] if argv is None else list(argv)
+    _ARGV = common.without_debug(argv)
     if any(a in ("-h", "--help") for a in _ARGV):
         print(__doc__.strip() + "\n\nKnobs (key=value):\n"
               + OmegaConf.to_yaml(OmegaConf.structured(FidelityConfig)))
-        return
+        return outcome.OK
     sys.argv = [sys.argv[0], *_ARGV, "hydra.run.dir=${root}/.fidelity",
                 "hydra.output_subdir=null", "hydra.job.name=hpfree-fidelity",
                 "hydra/job_logging=none", "hydra/hydra_logging=none"]
     task()
+    return outcome.exit_code()
 
 
 if __name__ == "__main__":
