@@ -147,6 +147,12 @@ def test_bad_method_is_one_line(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
     assert proc.stderr.startswith("hpfree-fidelity: error: naive=['adamx']")
     assert not (tmp_path / "exp" / "naive").exists()
+    bad_suite = _fidelity(["suite=nosuch", f"root={tmp_path}/exp"], tmp_path)
+    assert bad_suite.returncode == 2 and len(bad_suite.stderr.strip().splitlines()) == 1
+    assert "suite=nosuch" in bad_suite.stderr and "mini, single, smoke" in bad_suite.stderr
+    page = _fidelity(["--help"], tmp_path)
+    assert page.returncode == 0 and "Knobs (key=value)" in page.stdout
+    assert "counterparts" in page.stdout
 
 
 @pytest.mark.slow

@@ -57,12 +57,14 @@ def _run(cfg: FidelityConfig, command: str) -> None:
 
 @hydra.main(config_path=None, config_name="base_fidelity", version_base=None)
 def task(cfg: DictConfig) -> None:
-    command = "hpfree-fidelity " + " ".join(shlex.quote(a) for a in _ARGV)
-    with common.reporting("hpfree-fidelity"):  # one line, exit codes (docs/faults.md)
+    with common.reporting("hpfree-fidelity"):
         try:
             fcfg: FidelityConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
-        except ValueError as exc:  # a range check or OmegaConf's validation
-            raise ConfigError(str(exc).splitlines()[0]) from None
+        except ValueError as exc:  # a range check or OmegaConf's validation: one line
+            from hpfree.preflight import one_line
+
+            raise ConfigError(one_line(exc)) from None
+        command = "hpfree-fidelity " + " ".join(shlex.quote(a) for a in _ARGV)
         _run(fcfg, command.strip())
 
 
@@ -73,6 +75,10 @@ def main(argv: Optional[list[str]] = None) -> None:
 def _main(argv: list[str]) -> int:
     global _ARGV
     _ARGV = common.without_debug(argv)
+    if any(a in ("-h", "--help") for a in _ARGV):
+        print(__doc__.strip() + "\n\nKnobs (key=value):\n"
+              + OmegaConf.to_yaml(OmegaConf.structured(FidelityConfig)))
+        return outcome.OK
     sys.argv = [sys.argv[0], *_ARGV, "hydra.run.dir=${root}/.fidelity",
                 "hydra.output_subdir=null", "hydra.job.name=hpfree-fidelity",
                 "hydra/job_logging=none", "hydra/hydra_logging=none"]

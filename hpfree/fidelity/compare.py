@@ -137,17 +137,23 @@ class WorkloadComparison:
 def compare_workload(workload: str, study_workload: str, study: pd.Series, mini: pd.Series,
                      metric: str, direction: str, study_target: float,
                      mini_target: float) -> WorkloadComparison:
-    """``study``/``mini``: best value per method (index: optimizer name) on one workload."""
-    methods = [m for m in study.index if m in mini.index]
+    """``study``/``mini``: best value per method (index: optimizer name) on one workload.
+
+    ``mini`` holds the methods that ran (a NaN value: ran, no finite metric); the study's
+    collapses and hits are counted over all of ``study``'s methods, so a method that has not
+    run on the mini yet counts as a collapse not reproduced; ρ uses the methods on both.
+    """
+    methods = list(study.index)
+    ran = [m for m in methods if m in mini.index]
     return WorkloadComparison(
         workload=workload, study_workload=study_workload, metric=metric, direction=direction,
         study_target=_float(study_target), mini_target=_float(mini_target),
-        rho=spearman(study.loc[methods], mini.loc[methods], direction),
+        rho=spearman(study.loc[ran], mini.loc[ran], direction),
         study_collapsed=[m for m in methods if collapsed(study[m], metric, study_target)],
-        mini_collapsed=[m for m in methods if collapsed(mini[m], metric, mini_target)],
+        mini_collapsed=[m for m in ran if collapsed(mini[m], metric, mini_target)],
         study_hits=[m for m in methods if reached(study[m], study_target, direction)],
-        mini_hits=[m for m in methods if reached(mini[m], mini_target, direction)],
-        study_ties=tied_pairs(study.loc[methods]))
+        mini_hits=[m for m in ran if reached(mini[m], mini_target, direction)],
+        study_ties=tied_pairs(study))
 
 
 @dataclass

@@ -90,9 +90,15 @@ class Fidelity:
         self.train = train
 
     def workloads(self) -> list[str]:
-        from hpfree.preflight import compose_config
+        from hpfree.errors import ConfigError
+        from hpfree.preflight import compose_config, one_line
 
-        return list(compose_config([f"suite={self.cfg.suite}"]).suite.workloads)
+        try:
+            return list(compose_config([f"suite={self.cfg.suite}"]).suite.workloads)
+        except ConfigError:
+            raise
+        except Exception as exc:  # Hydra's "could not find suite/x" and its list of options
+            raise ConfigError(f"suite={self.cfg.suite}: {one_line(exc)}") from None
 
     def counterparts(self) -> dict[str, str]:
         from hpfree.fidelity import study

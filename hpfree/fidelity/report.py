@@ -40,17 +40,18 @@ def build(naive: pd.DataFrame, seeds: pd.DataFrame, counterparts: dict[str, str]
           validation: dict[str, int | None] | None = None) -> Findings:
     t4, t2 = study.table4(list(methods)), study.table2()
     mini = compare.best_table(naive)
+    ran = set(zip(naive["workload"], naive["optimizer"])) if not naive.empty else set()
     comps, rows, missing = [], [], []
     for w, s in counterparts.items():
         info = t2.loc[s]
         col = mini[w] if w in mini.columns else pd.Series(dtype=float)
-        have = [m for m in methods if m in col.index]
-        missing += [f"{w}/{m}" for m in methods if m not in col.index]
+        have = [m for m in methods if (w, m) in ran]  # NaN best of a run that ran: collapsed
+        missing += [f"{w}/{m}" for m in methods if m not in have]
         c = compare.compare_workload(w, s, t4[s], col.loc[have], info["metric"],
                                      info["direction"], info["target"], targets.get(w))
         comps.append(c)
         for m in methods:
-            v = float(col[m]) if m in col.index else math.nan
+            v = float(col[m]) if m in have else math.nan
             rows.append({"workload": w, "study_workload": s, "method": m,
                          "study": float(t4.loc[m, s]), "mini": v,
                          "study_target": float(info["target"]), "mini_target": targets.get(w),
@@ -72,6 +73,10 @@ def _f(x, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     return f"{x:.{digits}g}"
+
+
+def _pct(x: float) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{x:.0%}"
 
 
 def _goal_lines(f: Findings) -> list[str]:
@@ -124,7 +129,7 @@ def markdown(f: Findings, command: str, versions: str) -> str:
         fr = ", ".join("miss" if not math.isfinite(x) else f"{x:.2f}" for x in n.fractions) \
             if n and n.times else "–"
         lines.append(
-            f"| {c.workload} | {c.study_workload} | {_f(c.rho, 2)} | {c.study_ties:.0%} | "
+            f"| {c.workload} | {c.study_workload} | {_f(c.rho, 2)} | {_pct(c.study_ties)} | "
             f"{', '.join(c.study_collapsed) or '–'} | {', '.join(c.reproduced) or '–'} | "
             f"{', '.join(c.extra) or '–'} | {', '.join(c.study_hits) or '–'} | "
             f"{', '.join(c.mini_hits) or '–'} | {fr} | {_f(n.spread, 2) if n else '–'} |")
@@ -140,7 +145,7 @@ def markdown(f: Findings, command: str, versions: str) -> str:
             else math.nan
         rel = se / c.mini_target if math.isfinite(se) and c.mini_target else math.nan
         lines.append(f"| {c.workload} | {n if n else '–'} | {_f(se, 2)} | "
-                     f"{'–' if not math.isfinite(rel) else f'{rel:.0%}'} |")
+                     f"{_pct(rel)} |")
     lines += ["", "## Best validation metric, side by side", "",
               "Study value / mini value per method; ✗ = collapsed, ✓ = target reached.", ""]
     methods = list(dict.fromkeys(f.cells["method"])) if not f.cells.empty else []
@@ -175,18 +180,20 @@ def plot(f: Findings, path: Path) -> None:
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
     for ax, c in zip(axes.flat, f.comparisons):
-        sub = f.cells[f.cells.workload == c.workload]
+        sub = f.cells[(f.cells.workload == c.workload) & f.cells["mini_collapsed"].notna()]
         worst = math.inf if c.direction == "min" else -math.inf
         mini = sub["mini"].astype(float).where(np.isfinite(sub["mini"].astype(float)), worst)
         sign = 1 if c.direction == "min" else -1
         rs = pd.Series(sign * sub["study"].to_numpy(float)).rank()
         rm = pd.Series(sign * mini.to_numpy(float)).rank()
         ax.scatter(rs, rm, c=["tab:red" if x else "tab:blue" for x in sub["mini_collapsed"]])
+        if sub.empty:
+            ax.text(0.5, 0.5, "not run yet", ha="center", transform=ax.transAxes)
         for x, y, m in zip(rs, rm, sub["method"]):
             ax.annotate(m, (x, y), fontsize=6)
         ax.set_title(f"{c.workload}  ρ={_f(c.rho, 2)}", fontsize=9)
         ax.set_xlabel("rank in study (1 = best)", fontsize=7)
-        ax.set_ylabel("rank on mini", fontsize=7)
+        ax.set_ylabel("rank on mini (red: collapsed)", fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.tight_layout()
