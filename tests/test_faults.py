@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -212,6 +213,31 @@ def test_unreadable_checkpoint_is_moved_aside_and_the_run_restarts(sweep, tmp_pa
     assert snapshot(sweep, complete) == before
     again = hpfree([str(sweep)], tmp_path, tool="resubmit")  # never fails forever
     assert again.returncode == 0 and "nothing to relaunch" in again.stdout
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_without_leaving_temp_files(tmp_path):
+    """SIGKILL a real run that checkpoints at every evaluation (sometimes mid-write), resume."""
+    runs = tmp_path / "runs"
+    args = ["workload.max_steps=200", "workload.eval_every=10", "progress=false",
+            "runner.checkpoint_every_s=0", f"runs_dir={runs}"]
+    proc = subprocess.Popen([sys.executable, "-m", "hpfree.cli.train", *args], cwd=tmp_path,
+                            env=cli_env(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    run_dir = None
+    while time.time() < deadline and proc.poll() is None and run_dir is None:
+        for curve in runs.rglob("curve.csv"):
+            if len(curve.read_text().splitlines()) > 4 and (curve.parent / "checkpoint.npz").exists():
+                run_dir = curve.parent
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert run_dir is not None, "the run ended before it could be killed"
+    again = hpfree(args, tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads((run_dir / "record.json").read_text())["status"] == "completed"
+    assert not list(run_dir.glob(".*.tmp"))
 
 
 # -- unwritable outputs and a full disk -----------------------------------------------------

@@ -209,7 +209,7 @@ def test_status_summary_counts_per_state_workload_and_trial(tmp_path):
     per_state = dict(line.split() for line in text.split("per state\n")[1].split("\n\n")[0]
                      .splitlines())
     assert per_state == {"completed": "1", "diverged": "1", "running": "0", "queued": "0",
-                         "failed": "1", "preempted": "0", "missing": "1"}
+                         "failed": "1", "preempted": "0", "missing": "1", "corrupt": "0"}
     assert "per workload" in text and "per trial" in text
     assert "2 jobs can be relaunched" in text
 
@@ -269,7 +269,9 @@ def test_a_plain_multirun_is_a_sweep_too(tmp_path, capsys):
     assert m.job("#0").overrides == ["launcher=slurm", "seed=2", "workload.max_steps=9",
                                       "sweep_name=p"]
     assert {j.workload for j in m.jobs} == {"digits_mlp"}
-    status_cli.main([str(tmp_path), "--jobs"])
+    with pytest.raises(SystemExit) as info:
+        status_cli.main([str(tmp_path), "--jobs"])
+    assert info.value.code == 1  # a failed job (docs/faults.md)
     out = capsys.readouterr().out
     assert "3 jobs: a multirun over 1 workload(s)" in out and "per trial" not in out
     assert "seed=2" in out and "2 jobs can be relaunched" in out

@@ -21,7 +21,8 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Callable, NoReturn, Optional, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, NoReturn, Optional, Sequence
 
 from hpfree.errors import ConfigError, CorruptFile, OutputError
 from hpfree.outcome import BAD_INPUT, FAILED, OK  # noqa: F401  (re-exported)
@@ -74,30 +75,39 @@ def run(prog: str, body: Callable[[list[str]], Optional[int]],
         argv: Optional[Sequence[str]] = None) -> NoReturn:
     """Exit with ``body(argv)``'s code (None = 0), or with one line for what it raised."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = DEBUG_FLAG in args
-    if debug:
+    if DEBUG_FLAG in args:
         os.environ["HPFREE_DEBUG"] = "1"
     hydra_full_error = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises; we report
     try:
-        code = body(args)
-    except SystemExit:
-        raise
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
-        sys.exit(130)
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        code, line = describe(exc)
-        print(f"{prog}: error: {line}", file=sys.stderr, flush=True)
-        sys.exit(code)
+        with reporting(prog):
+            code = body(args)
     finally:
         if hydra_full_error is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
         else:
             os.environ["HYDRA_FULL_ERROR"] = hydra_full_error
     sys.exit(code or OK)
+
+
+@contextmanager
+def reporting(prog: str) -> Iterator[None]:
+    """Turn what the block raises into one line and its exit code (``SystemExit``).
+
+    Also used inside Hydra task functions: Hydra would add its own "Error executing job"
+    line to an exception that leaves one.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("HPFREE_DEBUG") == "1":
+            traceback.print_exc()
+        code, line = describe(exc)
+        print(f"{prog}: error: {line}", file=sys.stderr, flush=True)
+        sys.exit(code)
 
 
 def without_debug(argv: Sequence[str]) -> list[str]:

@@ -34,10 +34,17 @@ SUMMARY = "the paper's protocol (naive, search, top-k re-runs, leaderboard) at a
 
 @hydra.main(config_path="pkg://hpfree.conf", config_name="reproduce", version_base=None)
 def task(cfg: DictConfig) -> None:
+    with common.reporting("hpfree-reproduce"):
+        _task(cfg)
+
+
+def _task(cfg: DictConfig) -> None:
     try:
         rcfg: ReproduceConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    except ValueError as exc:  # a range check or OmegaConf's validation: one line
+        from hpfree.preflight import one_line
+
+        raise ConfigError(one_line(exc)) from None
     command = "hpfree-reproduce " + " ".join(shlex.quote(a) for a in _ARGV)
     if rcfg.dry_run:
         n = Reproduction(rcfg, command.strip()).dry_run()

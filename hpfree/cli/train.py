@@ -1,9 +1,10 @@
 """``hpfree-train``: one run, a multirun (``-m``), or a search (``-m hydra/sweeper=quasirandom``).
 
 Every job is validated before anything starts (see ``hpfree.preflight``); a bad value gets one
-line on stderr and exit code 2; exit code 1 when a run failed (``hpfree.cli.common``).  Then Hydra takes over: it composes the config from
+line on stderr and exit code 2.  Then Hydra takes over: it composes the config from
 ``conf/`` (shipped inside the package), names the run directory by content and calls
-:func:`task`, which runs, resumes or skips the run and prints where its record is.
+:func:`task`, which runs, resumes or skips the run and prints where its record is.  Exit
+code 1 when a run failed (``hpfree.cli.common``, docs/faults.md).
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ def task(cfg: DictConfig) -> Optional[float]:
     from hpfree import train
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    if cfg.get("batch_with"):  # a trial batch of a search (runner.trial_batch)
-        from hpfree import trial_batch
+    with common.reporting("hpfree-train"):
+        if cfg.get("batch_with"):  # a trial batch of a search (runner.trial_batch)
+            from hpfree import trial_batch
 
-        record = trial_batch.run(cfg, run_dir)
-    else:
-        record = train.run(cfg, run_dir)
+            record = trial_batch.run(cfg, run_dir)
+        else:
+            record = train.run(cfg, run_dir)
     failed = record.status == "failed"
     print(train.summary(record, run_dir), flush=True, file=sys.stderr if failed else sys.stdout)
     return record.ttt_steps
@@ -91,6 +93,7 @@ def _main(argv: list[str]) -> int:
     task()
     # 0: every run completed, diverged or was stopped to resume; 1: some run failed.
     return outcome.exit_code()
+
 
 if __name__ == "__main__":
     main()

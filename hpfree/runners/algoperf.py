@@ -42,14 +42,14 @@ from typing import Any, Callable, Optional
 
 import pandas as pd
 
-from hpfree import records
+from hpfree import algoperf_rules, records
 from hpfree.algorithm import build_algorithm
 from hpfree.config import RunnerConfig, TrainConfig, to_plain
 from hpfree.errors import ConfigError
 from hpfree.io import atomic_write_text
 from hpfree.runners import algoperf_submission as submission
 from hpfree.runners.registry import RunnerSpec
-from hpfree.workloads.algoperf_specs import AlgoPerfWorkloadConfig
+from hpfree.workloads.algoperf_specs import BASE_WORKLOADS, PREFIX, AlgoPerfWorkloadConfig
 
 EXPERIMENT_NAME = "algoperf"
 TRIAL = "trial_1"  # the self-tuning ruleset's single trial directory
@@ -89,6 +89,38 @@ def algoperf_name(cfg: TrainConfig) -> str:
     return cfg.runner.algoperf_workload or wl.algoperf_name
 
 
+def step_budget(cfg: TrainConfig) -> int:
+    """The run's step budget under ``runner.ruleset`` (:mod:`hpfree.algoperf_rules`).
+
+    A base workload whose ``max_steps`` is the preset's (the study's Table 2 = v0.5) gets
+    the ruleset's budget; an explicit ``workload.max_steps`` and every other workload keep
+    theirs.
+    """
+    wl = cfg.workload
+    rules = algoperf_rules.get(cfg.runner.ruleset)
+    key = wl.name.removeprefix(PREFIX)
+    if key in BASE_WORKLOADS and int(wl.max_steps) == algoperf_rules.V05.step_budget(key):
+        return rules.step_budget(key)
+    return int(wl.max_steps)
+
+
+def _apply_runtime_budget(workload: Any, cfg: TrainConfig) -> None:
+    """Give a base workload the ruleset's self-tuning runtime budget.
+
+    AlgoPerf's runner (v0.6 code) allows ``1.5 × max_allowed_runtime_sec`` under the
+    self-tuning ruleset, so the workload's budget becomes ``ruleset runtime / 1.5``: v0.5's
+    3 × its own external runtimes, v0.6's 1.5 × (AlgoPerf's own numbers, unchanged).
+    """
+    key = cfg.workload.name.removeprefix(PREFIX)
+    if key not in BASE_WORKLOADS:
+        return
+    seconds = algoperf_rules.get(cfg.runner.ruleset).self_tuning_runtime_s(key) / 1.5
+    cls = type(workload)
+    workload.__class__ = type(cls.__name__, (cls,), {
+        "__module__": cls.__module__,
+        "max_allowed_runtime_sec": property(lambda self: seconds)})
+
+
 def log_dir(run_dir: str | Path, name: str, framework: str = "jax") -> Path:
     """AlgoPerf's experiment directory for this run (``trial_1`` is added by AlgoPerf)."""
     return Path(run_dir) / EXPERIMENT_NAME / f"{name}_{framework}"
@@ -110,7 +142,7 @@ def data_dir(cfg: TrainConfig) -> str:
 def flags(cfg: TrainConfig, run_dir: str | Path) -> dict[str, Any]:
     """``submission_runner.py`` flags equivalent to this run (self-tuning, no search space)."""
     name = algoperf_name(cfg)
-    algo = build_algorithm(cfg, cfg.workload.max_steps)
+    algo = build_algorithm(cfg, step_budget(cfg))
     out: dict[str, Any] = {
         "workload": name,
         "framework": cfg.runner.framework,
@@ -421,7 +453,8 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
                           "submission is JAX only")
     _require_algoperf()
     wl: AlgoPerfWorkloadConfig = cfg.workload
-    algo = build_algorithm(cfg, wl.max_steps)
+    budget = step_budget(cfg)
+    algo = build_algorithm(cfg, budget)
     ldir = log_dir(run_dir, name, cfg.runner.framework)
     if cfg.force and ldir.exists():
         shutil.rmtree(ldir)
@@ -436,7 +469,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
                           "TPU slice)")
 
     cfg_json = submission.write_config(run_dir / submission.CONFIG_FILE, to_plain(cfg),
-                                       wl.max_steps, wl.batch_size, name)
+                                       budget, wl.batch_size, name)
     os.environ[submission.CONFIG_ENV] = str(cfg_json)
     flag_values = flags(cfg, run_dir)
     atomic_write_text(run_dir / "algoperf_command.sh", command(cfg, run_dir))
@@ -445,6 +478,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
     from algoperf.profiler import PassThroughProfiler
 
     workload = make_workload(cfg)
+    _apply_runtime_budget(workload, cfg)
     info = workload_info(workload)
     if wl.metric != info.metric or wl.direction != info.direction:
         print(f"[hpfree] note: algoperf's {name} targets validation/{info.metric} "
@@ -519,6 +553,8 @@ class AlgoPerfRunnerConfig(RunnerConfig):
       framework: only ``jax``.
       extra_flags: further ``submission_runner`` flags, e.g. ``{imagenet_v2_data_dir: ...,
         librispeech_tokenizer_vocab_path: ..., save_intermediate_checkpoints: true}``.
+      ruleset: AlgoPerf rule version for the base workloads' budgets, ``v0.5`` (the study's
+        Table 2 step budgets; default) or ``v0.6`` (:mod:`hpfree.algoperf_rules`).
     """
 
     name: str = "algoperf"
@@ -527,12 +563,19 @@ class AlgoPerfRunnerConfig(RunnerConfig):
     algoperf_workload: Optional[str] = None
     framework: str = "jax"
     extra_flags: dict[str, Any] = field(default_factory=dict)
+    ruleset: str = algoperf_rules.DEFAULT
+
+    def __post_init__(self) -> None:
+        sup = getattr(super(), "__post_init__", None)
+        if sup is not None:
+            sup()
+        algoperf_rules.get(self.ruleset)  # one clear line for an unknown version
 
 
 RUNNER = RunnerSpec("algoperf", AlgoPerfRunnerConfig, run,
                     description="AlgoPerf's own JAX submission runner on its workloads")
 
 
-__all__ = ["run", "flags", "command", "make_workload", "workload_info", "fill_record",
+__all__ = ["run", "flags", "step_budget", "command", "make_workload", "workload_info", "fill_record",
            "curve_rows", "read_eval_measurements", "record_from_csv", "algoperf_available",
            "eval_csv_path", "log_dir", "WorkloadInfo", "AlgoPerfRunnerConfig", "RUNNER"]

@@ -99,9 +99,8 @@ def score_sweeps(dirs: Sequence[str | Path], time: str = "steps",
                   for line in corrupt]
         table = table[table.status != records.CORRUPT]
     if table.empty:
-        raise ScoringError(f"no readable run records (record.json) under "
-                           f"{', '.join(map(str, dirs))}"
-                           + (f"; {len(corrupt)} corrupt: {corrupt[0]}" if corrupt else ""))
+        raise ScoringError(f"no run records (record.json) under {', '.join(map(str, dirs))}"
+                           + (f" but {len(corrupt)} corrupt: {corrupt[0]}" if corrupt else ""))
     left_out = {"corrupt": len(corrupt),
                 "failed": int((table.status == "failed").sum())}
     final = table[table.status.isin(ttt.SCORED_STATUSES)]

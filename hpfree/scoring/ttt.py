@@ -78,6 +78,11 @@ def best_value(curve: pd.DataFrame, metric: str, direction: str) -> float:
     return float(vals.min() if direction == "min" else vals.max())
 
 
+def _none_to_nan(x) -> float:
+    """A missing target (``None``, e.g. ``workload.target=null``) is NaN: nothing reaches it."""
+    return math.nan if x is None else float(x)
+
+
 def _none_to_inf(x) -> float:
     return math.inf if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
@@ -99,11 +104,11 @@ def run_times(runs: pd.DataFrame, time: str = "steps",
     out = []
     for row in runs.to_dict("records"):
         row = dict(row)
-        target = float(targets.get(row["workload"], row["target"]))
+        target = _none_to_nan(targets.get(row["workload"], row.get("target")))
         curve = records.load_curve(row["run_dir"]) if row.get("run_dir") else pd.DataFrame()
         if curve.empty:
             # No curve (e.g. an imported record): only the recorded target can be applied.
-            same = target == float(row["target"])
+            same = target == _none_to_nan(row.get("target"))
             steps = _none_to_inf(row.get("ttt_steps")) if same else math.inf
             seconds = _none_to_inf(row.get("ttt_seconds")) if same else math.inf
             index = 0.0 if math.isfinite(steps) else math.inf

@@ -64,7 +64,29 @@ DEV_WORKLOADS: dict[str, AlgoPerfSpec] = {
         workload_class="hpfree.runners.algoperf_workloads:DigitsMnistWorkload"),
 }
 
-ALL_WORKLOADS: dict[str, AlgoPerfSpec] = {**BASE_WORKLOADS, **DEV_WORKLOADS}
+# The eight base workloads on generated data (no download; hpfree.algoperf_data): AlgoPerf's
+# own workload classes with generated files (or TFDS mock data) and small split sizes.  The
+# step budgets and batch sizes keep one run on 2 CPU cores within a few minutes (the
+# submission's get_batch_size returns batch_size); docs/algoperf.md has the measured times.
+_GEN = "hpfree.algoperf_data.workloads:"
+GENERATED_WORKLOADS: dict[str, AlgoPerfSpec] = {
+    f"{key}_generated": AlgoPerfSpec(BASE_WORKLOADS[key].algoperf_name, steps, batch,
+                                     BASE_WORKLOADS[key].metric, BASE_WORKLOADS[key].direction,
+                                     needs_download=False, workload_class=_GEN + cls)
+    for key, steps, batch, cls in [
+        ("criteo1tb", 40, 64, "Criteo1TbGenerated"),
+        ("fastmri", 6, 2, "FastMriGenerated"),
+        ("imagenet_resnet", 6, 2, "ImagenetResNetGenerated"),
+        ("imagenet_vit", 6, 2, "ImagenetVitGenerated"),
+        ("librispeech_conformer", 3, 2, "LibriSpeechConformerGenerated"),
+        ("librispeech_deepspeech", 3, 2, "LibriSpeechDeepSpeechGenerated"),
+        ("ogbg", 40, 16, "OgbgGenerated"),
+        ("wmt", 3, 2, "WmtGenerated"),
+    ]
+}
+
+ALL_WORKLOADS: dict[str, AlgoPerfSpec] = {**BASE_WORKLOADS, **DEV_WORKLOADS,
+                                          **GENERATED_WORKLOADS}
 PREFIX = "algoperf_"
 
 
@@ -135,6 +157,14 @@ ALGOPERF_OGBG = _spec("ogbg")
 ALGOPERF_WMT = _spec("wmt")
 ALGOPERF_MNIST = _spec("mnist")
 ALGOPERF_MNIST_DIGITS = _spec("mnist_digits")
+ALGOPERF_CRITEO1TB_GENERATED = _spec("criteo1tb_generated")
+ALGOPERF_FASTMRI_GENERATED = _spec("fastmri_generated")
+ALGOPERF_IMAGENET_RESNET_GENERATED = _spec("imagenet_resnet_generated")
+ALGOPERF_IMAGENET_VIT_GENERATED = _spec("imagenet_vit_generated")
+ALGOPERF_LIBRISPEECH_CONFORMER_GENERATED = _spec("librispeech_conformer_generated")
+ALGOPERF_LIBRISPEECH_DEEPSPEECH_GENERATED = _spec("librispeech_deepspeech_generated")
+ALGOPERF_OGBG_GENERATED = _spec("ogbg_generated")
+ALGOPERF_WMT_GENERATED = _spec("wmt_generated")
 
 
 def is_algoperf_workload(name: Optional[str]) -> bool:

@@ -1,0 +1,179 @@
+"""The runs behind a fidelity report, all resumable (a finished run is never re-run).
+
+1. the study's naive protocol (``hpfree-reproduce``'s naive stage: authors' defaults,
+   ``schedule=none regularization=none horizon=h100``) for the methods of Table 4, into
+   ``ROOT/naive``;
+2. the calibrated NadamW baseline (the point and horizon fraction that
+   ``scripts/calibrate_targets.py`` recorded in ``hpfree/workloads/calibration.json``; the
+   NadamW defaults at 3/4 of the budget for a workload it never calibrated) with ``seeds``
+   seeds per workload, into ``ROOT/nadamw-seeds``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from hpfree import records
+from hpfree.reproduce import ReproduceConfig, Reproduction, TrainFn, cli_train
+
+SEEDS_SWEEP = "nadamw-seeds"
+CALIBRATION_JSON = Path(__file__).resolve().parents[1] / "workloads" / "calibration.json"
+DEFAULT_FRACTION = 0.75
+
+
+@dataclass
+class FidelityConfig:
+    """Knobs of ``hpfree-fidelity`` (``key=value`` on its command line)."""
+
+    suite: str = "mini"
+    root: str = "experiments/fidelity-${suite}"   # the runs
+    report: str = "docs/fidelity.md"               # + CSV and PNG in <stem>/ next to it
+    naive: list[str] = field(default_factory=lambda: [
+        "cocob", "dadapt_adamw", "dog", "dowg", "mechanic_adamw", "mechanic_nadamw",
+        "momo", "momo_adam", "prodigy"])
+    seeds: int = 3
+    launcher: str = "local"
+    runner: str = "embedded"
+    overrides: list[str] = field(default_factory=list)   # added to every training job
+    # Suite workload → the study's workload (Table 2 names) it stands for; the mini suite's
+    # counterparts (table2.csv's `mini` column) unless given.
+    # As `WORKLOAD:STUDY_WORKLOAD` strings (`'counterparts=["digits_cnn:imagenet_resnet"]'`).
+    counterparts: list[str] = field(default_factory=list)
+    # Which parts to run: `runs` trains what is missing, `report` writes the report from
+    # whatever is final.
+    stages: list[str] = field(default_factory=lambda: ["runs", "report"])
+
+    def __post_init__(self) -> None:
+        from hpfree.errors import ConfigError
+        from hpfree.fidelity import study
+
+        if self.seeds < 1:
+            raise ConfigError(f"seeds={self.seeds} must be >= 1")
+        bad = [s for s in self.stages if s not in ("runs", "report")]
+        if bad:
+            raise ConfigError(f"unknown stage(s) {bad}; choose from runs, report")
+        known = set(study.table4().index)
+        missing = [o for o in self.naive if o not in known]
+        if missing:
+            raise ConfigError(f"naive={missing}: not in the study's Table 4 (known: "
+                              f"{', '.join(sorted(known))})")
+        bad = [p for p in self.counterparts if p.count(":") != 1]
+        if bad:
+            raise ConfigError(f"counterparts={bad}: write each as WORKLOAD:STUDY_WORKLOAD")
+        unknown = sorted(set(self.pairs().values()) - set(study.table2().index))
+        if unknown:
+            raise ConfigError(f"counterparts: {unknown} are not workloads of the study "
+                              f"(choose from {', '.join(study.table2().index)})")
+
+    def pairs(self) -> dict[str, str]:
+        return dict(p.split(":") for p in self.counterparts)
+
+
+def calibrated_point(workload: str) -> tuple[list[str], float]:
+    """The calibrated NadamW's overrides and schedule fraction for ``workload``."""
+    cal = json.loads(CALIBRATION_JSON.read_text()) if CALIBRATION_JSON.exists() else {}
+    entry = cal.get(workload, {})
+    point = [f"{k}={v}" for k, v in sorted(entry.get("best_point", {}).items())]
+    return point, float(entry.get("fraction", DEFAULT_FRACTION))
+
+
+class Fidelity:
+    def __init__(self, cfg: FidelityConfig, command: str, train: TrainFn = cli_train):
+        self.cfg = cfg
+        self.root = Path(cfg.root)
+        self.command = command
+        self.train = train
+
+    def workloads(self) -> list[str]:
+        from hpfree.preflight import compose_config
+
+        return list(compose_config([f"suite={self.cfg.suite}"]).suite.workloads)
+
+    def counterparts(self) -> dict[str, str]:
+        from hpfree.fidelity import study
+
+        if self.cfg.counterparts:
+            return self.cfg.pairs()
+        return {w: s for w, s in study.counterparts().items() if w in self.workloads()}
+
+    def reproduction(self) -> Reproduction:
+        c = self.cfg
+        rcfg = ReproduceConfig(name=f"fidelity-{c.suite}", root=str(self.root),
+                               report=str(self.root / "report"), suite=c.suite,
+                               naive=list(c.naive), baselines=[], launcher=c.launcher,
+                               runner=c.runner, overrides=list(c.overrides), stages=["naive"])
+        return Reproduction(rcfg, self.command, train=self.train)
+
+    def seed_commands(self) -> list[list[str]]:
+        c = self.cfg
+        out = []
+        for w in self.counterparts():
+            point, fraction = calibrated_point(w)
+            out.append(["-m", "optimizer=nadamw", f"workload={w}",
+                        f"horizon.fraction={fraction}", f"horizon.name=h{round(fraction * 100)}",
+                        *point, f"seed={','.join(str(s) for s in range(c.seeds))}",
+                        f"launcher={c.launcher}", f"runner={c.runner}",
+                        f"sweeps_dir={self.root.resolve()}", f"sweep_name={SEEDS_SWEEP}",
+                        "progress=false", *c.overrides])
+        return out
+
+    def run(self) -> None:
+        """Train whatever is missing (the naive stage first, then the baseline's seeds)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.reproduction().stage_naive()
+        done = self.root / SEEDS_SWEEP / "stage.json"
+        if not done.exists():
+            for args in self.seed_commands():
+                self.train(args)
+            self.reproduction().mark_done(SEEDS_SWEEP, [self.root / SEEDS_SWEEP])
+
+    def current(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The runs made with each workload's *current* config (a workload changed since an
+        earlier run, e.g. a larger validation set, leaves that run out; a changed target
+        alone does not), the newest per (workload, optimizer, seed)."""
+        from hpfree.preflight import compose_config
+
+        if table.empty:
+            return table
+        now = {}
+        for w in table.workload.unique():
+            cfg = compose_config([f"workload={w}", *self.cfg.overrides]).workload
+            now[w] = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "target"}
+
+        def same(row) -> bool:
+            rec = dict((row["config"] or {}).get("workload") or {})
+            return all(rec.get(k) == v for k, v in now[row["workload"]].items())
+
+        table = table[[same(r) for r in table.to_dict("records")]]
+        return (table.sort_values("finished_at")
+                .drop_duplicates(["workload", "optimizer", "seed"], keep="last"))
+
+    def results(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(naive runs, seed runs): final runs of this suite with ``best``/``ttt_steps``
+        recomputed from their curves against the workloads' *current* targets."""
+        from hpfree.fidelity.compare import targets_of
+        from hpfree.scoring import ttt
+
+        wl = self.workloads()
+        targets = {w: t for w, t in targets_of(wl).items()}
+        out = []
+        for sub, keep in (("naive", lambda t: t.optimizer.isin(self.cfg.naive)),
+                          (SEEDS_SWEEP, lambda t: t.optimizer == "nadamw")):
+            table = records.load_records([self.root / sub]) if (self.root / sub).exists() \
+                else pd.DataFrame()
+            if not table.empty:
+                table = table[table.status.isin(records.FINAL_STATUSES)
+                              & table.workload.isin(wl)]
+                table = self.current(table[keep(table)])
+            if table.empty:
+                out.append(pd.DataFrame(columns=["workload", "optimizer", "best", "ttt_steps",
+                                                 "max_steps", "seed", "status"]))
+                continue
+            out.append(ttt.run_times(table, targets=targets))
+        return out[0], out[1]
+
