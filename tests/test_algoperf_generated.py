@@ -6,6 +6,9 @@ whose dependencies are present (Criteo TSV with numpy; fastMRI HDF5 with h5py; L
 and its tokenizer with sentencepiece).  With algoperf (its venv, scripts/install_algoperf.sh):
 all twelve optimizers through hpfree's submission on a batch-norm workload and a sequence
 model, and SIGTERM + resume on a real workload.  ``scripts/algoperf_smoke.py`` runs all eight.
+Run the algoperf ones with ``-s -p no:faulthandler`` (measured: with pytest's output capture
+the SIGTERM test was reported failed and the report lost — "ValueError: I/O operation on
+closed file" from absl/TF logging into the closed capture stream; with ``-s`` it passes).
 """
 
 from __future__ import annotations
