@@ -6,6 +6,9 @@ whose dependencies are present (Criteo TSV with numpy; fastMRI HDF5 with h5py; L
 and its tokenizer with sentencepiece).  With algoperf (its venv, scripts/install_algoperf.sh):
 all twelve optimizers through hpfree's submission on a batch-norm workload and a sequence
 model, and SIGTERM + resume on a real workload.  ``scripts/algoperf_smoke.py`` runs all eight.
+Run the algoperf ones with ``-s -p no:faulthandler`` (measured: with pytest's output capture
+the SIGTERM test was reported failed and the report lost — "ValueError: I/O operation on
+closed file" from absl/TF logging into the closed capture stream; with ``-s`` it passes).
 """
 
 from __future__ import annotations
@@ -241,8 +244,10 @@ def test_every_optimizer_trains_real_algoperf_workloads(tmp_path, workload, opti
 @needs_algoperf
 @pytest.mark.slow
 def test_sigterm_then_resume_on_a_real_workload(tmp_path, capsys):
+    # Criteo: AlgoPerf's loss target (0.1237) is out of reach of the generated clicks, so the
+    # run goes to its horizon (AlgoPerf ends a run once validation and test targets are met).
     cfg = validate(compose_cfg(
-        "runner=algoperf", "workload=algoperf_ogbg_generated", "progress=false",
+        "runner=algoperf", "workload=algoperf_criteo1tb_generated", "progress=false",
         f"runs_dir={tmp_path}", "+workload.init_kwargs.eval_period_s=0",
         "+workload.init_kwargs.data_seed=1"))
     run_dir = tmp_path / "run"
@@ -260,12 +265,12 @@ def test_sigterm_then_resume_on_a_real_workload(tmp_path, capsys):
     assert second.status == "completed", second.error
     horizon = ap.flags(cfg, run_dir)["max_global_steps"]
     assert second.steps == horizon and second.preemptions == 1
-    df = pd.read_csv(ap.eval_csv_path(run_dir, "ogbg"))
+    df = pd.read_csv(ap.eval_csv_path(run_dir, "criteo1tb"))
     assert set(df.preemption_count) == {0, 1}
     # The resumed run continued from AlgoPerf's checkpoint (taken at the last evaluation).
     resumed = df[df.preemption_count == 1].global_step
     assert resumed.min() == calls[1] + 1 and resumed.max() == horizon
     with capsys.disabled():
-        print(f"\n[algoperf ogbg resume] stopped at step {calls[1]}, resumed to "
+        print(f"\n[algoperf criteo1tb resume] stopped at step {calls[1]}, resumed to "
               f"{second.steps}; evaluations {list(df.global_step)} "
               f"(preemption_count {list(df.preemption_count)})")

@@ -47,6 +47,7 @@ from hpfree.algorithm import build_algorithm
 from hpfree.config import RunnerConfig, TrainConfig, to_plain
 from hpfree.errors import ConfigError
 from hpfree.io import atomic_write_text
+from hpfree.knobs import knob, one_of
 from hpfree.runners import algoperf_submission as submission
 from hpfree.runners.registry import RunnerSpec
 from hpfree.workloads.algoperf_specs import BASE_WORKLOADS, PREFIX, AlgoPerfWorkloadConfig
@@ -563,13 +564,7 @@ class AlgoPerfRunnerConfig(RunnerConfig):
     algoperf_workload: Optional[str] = None
     framework: str = "jax"
     extra_flags: dict[str, Any] = field(default_factory=dict)
-    ruleset: str = algoperf_rules.DEFAULT
-
-    def __post_init__(self) -> None:
-        sup = getattr(super(), "__post_init__", None)
-        if sup is not None:
-            sup()
-        algoperf_rules.get(self.ruleset)  # one clear line for an unknown version
+    ruleset: str = knob(algoperf_rules.DEFAULT, one_of(*algoperf_rules.RULESETS))
 
 
 RUNNER = RunnerSpec("algoperf", AlgoPerfRunnerConfig, run,
