@@ -128,15 +128,23 @@ def test_a_batch_killed_by_sigkill_resumes_every_point_bit_identically(workdir):
     time.sleep(0.3)  # a few chunks into training
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    cut = [records.load(p.parent) for p in sweep.glob("t*/*/record.json")]
-    assert not any(r.status == "completed" for r in cut), "the kill came too late"
+    cut = {str(p.parent.relative_to(sweep)): records.load(p.parent)
+           for p in sweep.glob("t*/*/record.json")}
+    assert not any(r.status == "completed" for r in cut.values()), "the kill came too late"
+    # One of the four points diverges at step 160; if it did so before the kill it is final
+    # and must be left alone, the others must resume from their checkpoints.
+    final = {k for k, r in cut.items() if r.status == "diverged"}
+    assert len(final) <= 1
     again = subprocess.run(_sweep_cmd(workdir, "cut", *budget), cwd=workdir, env=env,
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     got, want = _curves(sweep), _curves(workdir / "sweeps" / "ref")
     assert sorted(got) == sorted(want) and len(got) == 4
     for key in want:
-        assert records.load(sweep / key).preemptions >= 1, key
+        if key in final:
+            assert records.load(sweep / key) == cut[key], key  # not run again
+        else:
+            assert records.load(sweep / key).preemptions >= 1, key
         pd.testing.assert_frame_equal(got[key], want[key], check_exact=True)
 
 
