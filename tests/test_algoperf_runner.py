@@ -98,6 +98,20 @@ def test_submission_has_the_api_signatures():
     assert sub.SUBMISSION_PATH.replace("/", ".")[:-3] == sub.__name__
 
 
+def test_model_state_keeps_its_shapes_between_steps():
+    # AlgoPerf's DeepSpeech/Conformer BatchNorm returns [1, 1, F] running statistics for a
+    # [F] state; the submission hands back the shapes it got, so the step compiles once.
+    old = {"batch_stats": {"mean": jnp.zeros(4), "count": jnp.zeros(())}}
+    new = {"batch_stats": {"mean": jnp.arange(4.0).reshape(1, 1, 4), "count": jnp.ones(())}}
+    kept = sub.keep_shapes(new, old)
+    assert kept["batch_stats"]["mean"].shape == (4,)
+    np.testing.assert_array_equal(kept["batch_stats"]["mean"], np.arange(4.0))
+    grown = {"batch_stats": {"mean": jnp.zeros(8), "count": jnp.ones(())}}
+    assert sub.keep_shapes(grown, old)["batch_stats"]["mean"].shape == (8,)  # not a reshape
+    assert sub.keep_shapes({"other": 1}, old) == {"other": 1}
+    assert sub.keep_shapes(None, None) is None
+
+
 @needs_algoperf
 def test_submission_matches_the_installed_algoperf_spec():
     from algoperf import spec
