@@ -334,6 +334,15 @@ def _last_logged_step(trial_dir: Path) -> Optional[int]:
 # Running
 
 
+def _seed_torch(seed: int) -> None:
+    """Seed torch's global generator: AlgoPerf's LibriSpeech pipelines shuffle with a torch
+    ``DataLoader`` even in JAX runs, and AlgoPerf seeds torch only for PyTorch submissions,
+    so without this the same config and seed gave a different curve each run."""
+    import torch  # AlgoPerf imports it for every framework
+
+    torch.manual_seed(seed)
+
+
 def _parse_flags(flag_values: dict[str, Any]) -> Any:
     """Define (by importing submission_runner) and parse AlgoPerf's absl flags."""
     import submission_runner  # noqa: F401  (defines the flags; imports torch and TF)
@@ -496,6 +505,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, record: records.RunRecord,
     status = "completed"
     ldir.mkdir(parents=True, exist_ok=True)
     extra = dict(cfg.runner.extra_flags or {})
+    _seed_torch(rng_seed(cfg))
     try:
         with _working_restore():
             submission_runner.score_submission_on_workload(
