@@ -276,7 +276,7 @@ class MiniResNetConfig(_ImageConfig):
     max_steps: int = 1500
     batch_size: int = 32
     eval_every: int = 100
-    target: float = 0.03667
+    target: float = 0.1701
 
 
 @workload("mini_resnet", MiniResNetConfig)
