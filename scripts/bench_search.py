@@ -4,9 +4,11 @@ A 16-point quasi-random search (``search_space=nadamw``) on ``suite=mini`` at ``
 trained
 
 1. **old**: as a sweep paid before compile-once and the data cache — every run generates its
-   workload's data (``runner.data_cache=false``) and builds and compiles its train step anew
-   (the in-process programs are dropped before each run, the persistent compilation cache
-   is off).  Process start-up (imports, Hydra composition: seconds per run) is *not*
+   workload's data (``runner.data_cache=false``) and builds and compiles its train step and
+   evaluation anew (the in-process programs are dropped before each run, the persistent
+   compilation cache is off), and evaluates a split in one call as before batched
+   evaluation (``hpfree.workloads.base.set_eval_batching(False)``; the "eval s" column shows
+   what that costs).  Process start-up (imports, Hydra composition: seconds per run) is *not*
    counted, so this underestimates the old cost and the ratios below are conservative;
 2. **compile-once**: the same runs one after the other in one process, each workload's step
    compiled once and its data read from the on-disk cache;
@@ -17,7 +19,8 @@ Every way starts with no compiled program in memory and no persistent compilatio
 search's first process); the data cache is filled before timing (as by any earlier run).
 It prints suite-points per hour (one point trained on every workload of the suite), the
 ratio to the old cost, the share of wall time spent in training steps (the scanned chunks;
-evaluation, checkpoints, data and compilation are the rest), the other seconds per run, and
+evaluation, checkpoints, data and compilation are the rest), the seconds spent evaluating
+(summed over runs), the other seconds per run, and
 the CPU seconds of the process (on a shared machine, wall time also measures the neighbours).
 
     python scripts/bench_search.py                                # the full budget (slow on a CPU)
@@ -82,12 +85,13 @@ def run_way(way: str, k: int, cfgs: dict, root: Path) -> dict:
     """Train every point of every workload one way; wall and training seconds."""
     from hpfree.runners import embedded
     from hpfree.train import new_record
-    from hpfree.workloads import datacache
+    from hpfree.workloads import base, datacache
 
     embedded.clear_caches()
     datacache.set_enabled(False if way == "old" else None)
+    base.set_eval_batching(way != "old")  # read by workloads built from now on
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    train_s = 0.0
+    train_s = eval_s = 0.0
     statuses: dict[str, int] = {}
     for wl, points in cfgs.items():
         size = k if way == "batch" else 1
@@ -104,10 +108,11 @@ def run_way(way: str, k: int, cfgs: dict, root: Path) -> dict:
             # A batch's runs are each charged the chunks they trained in: the batch took
             # as long as its longest run.
             train_s += max(r.train_seconds for r in recs)
+            eval_s += sum(r.eval_seconds for r in recs)
             for r in recs:
                 statuses[r.status] = statuses.get(r.status, 0) + 1
     return {"wall": time.perf_counter() - wall0, "cpu": time.process_time() - cpu0,
-            "train": train_s, "statuses": statuses}
+            "train": train_s, "eval": eval_s, "statuses": statuses}
 
 
 def main(argv=None) -> None:
@@ -140,19 +145,21 @@ def main(argv=None) -> None:
         res["name"] = name
         results.append(res)
         print(f"  {name}: {res['wall']:.1f}s wall, {res['train']:.1f}s in training steps, "
-              f"{res['cpu']:.1f}s of CPU ({res['statuses']})", flush=True)
+              f"{res['eval']:.1f}s evaluating, {res['cpu']:.1f}s of CPU ({res['statuses']})",
+              flush=True)
     base = next((r for r in results if r["name"].startswith("old")), results[0])
     print()
     # On a shared machine the wall clock also measures the neighbours; CPU seconds of this
     # process (all threads) measure the work, whatever else runs.
     print(f"| way | wall s | suite-points/h | vs {base['name'].split(' (')[0]} "
-          "| wall in training steps | other s per point | CPU s | CPU vs old |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| wall in training steps | eval s | other s per point | CPU s | CPU vs old |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     n_runs = args.points * len(workloads)
     for r in results:
         per_hour = args.points / (r["wall"] / 3600)
         print(f"| {r['name']} | {r['wall']:.0f} | {per_hour:,.1f} | "
               f"{base['wall'] / r['wall']:.2f}x | {100 * r['train'] / r['wall']:.0f} % | "
+              f"{r['eval']:.0f} | "
               f"{(r['wall'] - r['train']) / n_runs:.1f} | {r['cpu']:.0f} | "
               f"{base['cpu'] / r['cpu']:.2f}x |")
     shutil.rmtree(root, ignore_errors=True)

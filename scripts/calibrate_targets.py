@@ -15,8 +15,8 @@ For every workload:
    (``optimizer=<name> schedule=none regularization=none``, full ``max_steps``).
 
 Runs are ordinary hpfree runs in ``--out`` (named by content: re-running the script resumes
-or reuses them), trained with ``workload.target=nan`` so that they do not depend on the
-targets being set; reaching is computed from their curves.  ``--write`` replaces the
+or reuses them), trained with a fixed placeholder target (``PLACEHOLDER_TARGET``) so that
+they do not depend on the targets being set; reaching is computed from their curves.  ``--write`` replaces the
 ``target`` default in each workload's config dataclass (the one source of truth) and writes
 ``hpfree/workloads/calibration.json``; the Markdown table for the README is printed.
 
@@ -52,6 +52,12 @@ POINTS: list[dict[str, Any]] = [
 ]
 
 
+# The target every calibration run is trained with: fixed, so that run names (content hashes)
+# do not change when --write changes the targets; finite, because the config refuses nan.
+# Nothing here reads a run's own reached/ttt fields: reaching is computed from the curves.
+PLACEHOLDER_TARGET = 0.0
+
+
 def compose_cfg(overrides: list[str]):
     """The validated TrainConfig that ``hpfree-train <overrides>`` would run."""
     from hpfree.preflight import compose_config
@@ -75,7 +81,7 @@ def run(out: Path, overrides: list[str], label: str) -> dict[str, Any]:
     from hpfree import records, train
     from hpfree.run_naming import run_name
 
-    cfg = compose_cfg([*overrides, "workload.target=nan", "progress=false",
+    cfg = compose_cfg([*overrides, f"workload.target={PLACEHOLDER_TARGET}", "progress=false",
                        f"runs_dir={out / 'runs'}"])
     run_dir = out / "runs" / run_name(cfg)
     record = train.run(cfg, run_dir, log=lambda s: None, handle_signals=False)

@@ -31,6 +31,20 @@ def test_bleu_is_a_corpus_statistic():
         metrics.bleu(["a"], ["a", "b"])
 
 
+def test_bleu_against_cached_references_equals_sacrebleu_corpus_bleu():
+    # The references' n-grams are counted once and reused: every later score, whatever the
+    # hypotheses, is exactly corpus_bleu's.
+    import sacrebleu
+
+    rng = np.random.default_rng(0)
+    words = ["le", "la", "chat", "chien", "noir", "voit", "mange", "les", "."]
+    refs = [" ".join(rng.choice(words, rng.integers(3, 9))) for _ in range(40)]
+    for trial in range(3):
+        hyps = [" ".join(rng.choice(words, rng.integers(2, 10))) for _ in range(40)]
+        hyps[: 10 * trial] = refs[: 10 * trial]
+        assert metrics.bleu(hyps, refs) == sacrebleu.corpus_bleu(hyps, [refs]).score
+
+
 def test_word_error_rate_counts_edits_over_reference_words():
     # "a b c" → "a c c d": one substitution + one insertion; "x y" exact; 6 reference words.
     assert metrics.word_error_rate(["a b c", "x y"], ["a c c d", "x y"]) == pytest.approx(2 / 6)

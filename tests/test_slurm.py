@@ -180,43 +180,57 @@ def test_requeue_without_signal_resumes_from_last_checkpoint(tmp_path, reference
 
 
 @pytest.mark.slow
-def test_cancelled_job_of_a_search_is_the_only_one_resubmitted(tmp_path):
-    """Fire-and-forget search of 3 jobs, one cancelled mid-run; hpfree-resubmit reruns it.
+def test_cancelled_batch_of_a_search_is_the_only_one_resubmitted(tmp_path):
+    """Fire-and-forget search of 3 points in trial batches of 2 (``runner.trial_batch=2``:
+    one array task trains 2 points, another the third); the batch's task is cancelled
+    mid-run and hpfree-resubmit reruns the points it carried, alone.
 
-    (Trial 2 of this space diverges: final too, so it is not resubmitted either.)
+    Every point keeps its own run directory, record and curve.  (Trial 2 of this space
+    diverges: final too, so it is not resubmitted either.)
     """
     args = ["search_space=nadamw", "optimizer=nadamw", "hydra.sweeper.num_points=3",
-            "hydra.launcher.array_parallelism=1",
+            "hydra.launcher.array_parallelism=1", "runner.trial_batch=2",
             "workload.max_steps=12000", "workload.eval_every=400", "horizon=h100",
             "runner.checkpoint_every_s=0", "progress=false"]
     t0 = time.time()
     sweep = submit(tmp_path, "search", args)
     queued_after = time.time() - t0
+    keys = [f"t{t:04d}/digits_mlp-s0" for t in range(3)]
+    points = [sweep / k for k in keys]
     jobs = slurm_jobs(sweep)
-    assert len(jobs) == 3
+    assert sorted(jobs) == [keys[0], keys[2]]  # 2 array tasks for 3 points
+    assert len({e["job_id"].split("_")[0] for e in jobs.values()}) == 1  # one array job
     # Fire and forget: hpfree-train returned while the jobs are queued (one runs at a time).
-    assert sum(status_of(Path(e["run_dir"])) == "completed" for e in jobs.values()) < 3
-    victim = jobs["t0000/digits_mlp-s0"]
-    run_dir = Path(victim["run_dir"])
-    wait_until(lambda: curve_rows(run_dir) >= 2, 300, "the first job to train", 0.1)
+    assert sum(status_of(d) == "completed" for d in points) < 3
+    victim = jobs[keys[0]]
+    wait_until(lambda: min(curve_rows(d) for d in points[:2]) >= 2, 300,
+               "the batch to train both its points", 0.1)
     _run(["scancel", victim["job_id"]]).check_returncode()
-    others = [Path(e["run_dir"]) for k, e in jobs.items() if k != "t0000/digits_mlp-s0"]
-    wait_until(lambda: all(status_of(d) in records.FINAL_STATUSES for d in others), 600,
-               "the other two jobs to finish")
+    wait_until(lambda: status_of(points[2]) in records.FINAL_STATUSES, 600,
+               "the other task to finish")
     wait_until(lambda: accounting(victim["job_id"]) == ["CANCELLED"], 60,
-               "sacct to show the cancelled job")
-    assert status_of(run_dir) == "preempted"  # stopped by SIGTERM after a checkpoint
-    finished = {d: records.load(d).finished_at for d in others}
+               "sacct to show the cancelled task")
+    # Both points of the batch stopped by SIGTERM after a checkpoint.
+    assert [status_of(d) for d in points[:2]] == ["preempted", "preempted"]
+    finished = records.load(points[2]).finished_at
 
     proc = hpfree([str(sweep)], tmp_path, tool="resubmit", timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    wait_until(lambda: status_of(run_dir) == "completed", 600, "the resubmitted job")
+    wait_until(lambda: all(status_of(d) == "completed" for d in points[:2]), 600,
+               "the resubmitted batch")
     after = slurm_jobs(sweep)
-    assert after["t0000/digits_mlp-s0"]["history"] == [victim["job_id"]]
-    assert all(after[k]["history"] == [] for k in after if k != "t0000/digits_mlp-s0")
-    assert {d: records.load(d).finished_at for d in others} == finished
-    assert records.load(run_dir).preemptions == 1  # resumed from the cancelled job's checkpoint
-    print(f"3-job search queued in {queued_after:.1f}s; all done after {time.time() - t0:.0f}s")
+    assert sorted(after) == [keys[0], keys[2]]  # the two points again in one task
+    assert after[keys[0]]["history"] == [victim["job_id"]] and after[keys[2]]["history"] == []
+    assert records.load(points[2]).finished_at == finished
+    recs = [records.load(d) for d in points]
+    assert [r.preemptions for r in recs[:2]] == [1, 1]  # resumed from the batch's checkpoints
+    # One record and one curve per point, each with its own numbers.
+    assert len({r.run_id for r in recs}) == 3
+    assert len({r.config["optimizer"]["learning_rate"] for r in recs}) == 3
+    assert [r.trial for r in recs] == [0, 1, 2]
+    assert all(curve_rows(d) >= 1 for d in points)
+    print(f"3-point search in 2 tasks queued in {queued_after:.1f}s; "
+          f"all done after {time.time() - t0:.0f}s")
 
 
 @pytest.mark.slow

@@ -317,3 +317,36 @@ def test_the_tpu_backend_lists_the_jobs_its_journal_names(tmp_path):
     assert backends.submitted(tmp_path) == {"digits_mlp/r0": ["seed=0"],
                                            "digits_mlp/r1": ["seed=1"]}
     assert backends.live(tmp_path) == {}  # nothing queued: jobs run while the sweep waits
+
+
+def test_a_trial_batch_reaches_its_slice_as_one_run_naming_its_points(tmp_path):
+    """``runner.trial_batch=2`` on a 3-point search: the sweeper gives the TPU launcher 2 jobs
+    (a batch's first point's overrides plus ``batch_with=[...]``); a slice runs exactly that,
+    minus the launcher choice, through the remote shell intact — the run it starts trains
+    every point it names (the remote side: test_trial_batch's resubmission test)."""
+    from hydra_plugins.hpfree_tpu_launcher.launcher import remote_overrides
+    from omegaconf import OmegaConf
+
+    import hpfree.conf
+    from hpfree.sweeps import batches, plan
+    from hpfree.sweeps.space import SearchSpace
+
+    node = OmegaConf.load(Path(hpfree.conf.__file__).parent / "search_space" / "nadamw.yaml")
+    space = SearchSpace.from_config(node.hydra.sweeper.search_space)
+    jobs = plan.make_jobs(space, plan.SweepSettings(num_points=3), ["digits_mlp"],
+                          ["launcher=tpu", "runner.trial_batch=2"], "tb")
+    units = batches.group(jobs, 2)
+    assert [[j.key for j in u] for u in units] == [[jobs[0].key, jobs[1].key], [jobs[2].key]]
+    sent = [remote_overrides(batches.overrides(u)) for u in units]
+    assert not any(o.startswith("launcher=") for o in sent[0] + sent[1])
+    assert batches.members(sent[0]) == [jobs[1].key] and batches.members(sent[1]) == []
+    assert sent[0][:-1] == remote_overrides(jobs[0].overrides)  # the first point's own
+
+    run_dir = str(tmp_path / "tb" / jobs[0].key)
+    script = remote.run_script(command="printf '%s\\n'", overrides=sent[0], run_dir=run_dir,
+                               setup=[], env={}, remote_tmp=str(tmp_path / "t"),
+                               worker_tag="w0")
+    out = subprocess.run(["bash", "-c", remote.wrap(script)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == [*sent[0], f"hydra.run.dir={run_dir}"]
+    assert batches.members(out) == [jobs[1].key]

@@ -30,7 +30,8 @@ SMALL = {
     "digits_mlp": {}, "digits_cnn": {},
     "mini_criteo": dict(num_train=512, num_validation=128, num_test=128),
     "mini_fastmri": dict(num_train=48, num_validation=16, num_test=16),
-    "mini_resnet": dict(train_copies=1), "mini_vit": dict(train_copies=1, depth=1),
+    "mini_resnet": dict(train_copies=1, num_validation=64, num_test=32),
+    "mini_vit": dict(train_copies=1, num_validation=64, num_test=32, depth=1),
     "mini_conformer": SPEECH, "mini_deepspeech": SPEECH,
     "mini_ogbg": dict(num_train=64, num_validation=48, num_test=16, message_passing_steps=2),
     "mini_wmt": dict(num_train=96, num_validation=16, num_test=16, depth=1),
@@ -216,3 +217,46 @@ def test_calibrated_nadamw_trains_mini_criteo_to_its_target(tmp_path):
     record = train.run(cfg, tmp_path / "run", log=lambda s: None, handle_signals=False)
     assert record.status == "completed", record.error
     assert record.reached_target and record.best_metric <= entry["target"]
+
+
+@pytest.mark.parametrize("batch_size", [None, 1, 4, 13, 20])
+def test_map_batches_equals_one_call_with_and_without_a_remainder(batch_size):
+    from hpfree.workloads.base import map_batches
+
+    x = {"a": jnp.arange(26.0).reshape(13, 2), "b": jnp.arange(13)}
+
+    def fn(d):
+        return {"s": d["a"].sum(-1) * 2 + d["b"], "first": d["a"][:, :1]}
+
+    got = jax.jit(lambda d: map_batches(fn, d, batch_size))(x)
+    want = fn(x)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
+# Workloads that evaluate in slices, and a validation size that leaves a remainder.
+SLICED = {"mini_ogbg": dict(num_validation=130)}
+
+
+@pytest.mark.parametrize("name", sorted(SLICED))
+def test_evaluation_in_slices_gives_the_metrics_of_one_call(name):
+    from hpfree.workloads import base
+
+    cfg = registry.get_config_class(name)(**{**SMALL[name], **SLICED[name]})
+    try:
+        base.set_eval_batching(False)
+        whole = registry.make(cfg)
+        base.set_eval_batching(True)
+        sliced = registry.make(cfg)
+    finally:
+        base.set_eval_batching(True)
+    n = cfg.num_validation
+    assert whole.eval_batch_size is None and 0 < sliced.eval_batch_size < n
+    assert n % sliced.eval_batch_size, "the test needs a remainder slice"
+    valid = jax.device_put(whole.make_data()["validation"])
+    params, state = whole.init(jax.random.PRNGKey(0))
+    a = whole.evaluate(params, state, valid)
+    b = sliced.evaluate(params, state, valid)
+    assert a.keys() == b.keys()
+    for k in a:  # the same computation; XLA may round a slice differently (~1e-7)
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-5, atol=1e-6, err_msg=k)

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hpfree.workloads.base import Splits, Workload, WorkloadConfig
+from hpfree.workloads.base import Splits, Workload, WorkloadConfig, map_batches
 from hpfree.workloads.common import cached_data, rng_for, split
 from hpfree.workloads.layers import Dropout
 from hpfree.workloads.metrics import binary_cross_entropy, mean_average_precision
@@ -265,6 +265,9 @@ class MiniOGBGConfig(WorkloadConfig):
 class MiniOGBG(Workload):
     supports_dropout = True
     supports_label_smoothing = True
+    # 2,000 validation graphs in 40 slices: 4.5x faster on a 2-core CPU than one batch of
+    # 2,000 (whose node and edge arrays do not fit in cache; docs/speed.md).
+    eval_batch_size = 50
 
     def model(self, dropout=0.0) -> GraphNetwork:
         c = self.cfg
@@ -299,7 +302,8 @@ class MiniOGBG(Workload):
 
     @partial(jax.jit, static_argnums=0)
     def _eval(self, params, split_):
-        logits = self._logits(params, split_, False)
+        logits = map_batches(lambda g: self._logits(params, g, False), split_,
+                             self.eval_batch_size)
         return binary_cross_entropy(logits, split_["labels"], 0.0, split_["label_mask"]), logits
 
     def evaluate(self, params, model_state, split_):

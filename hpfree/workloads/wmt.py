@@ -290,5 +290,13 @@ class MiniWMT(Workload):
     def evaluate(self, params, model_state, split_):
         loss, tokens = self._eval(params, split_)
         hyps = [self.grammar.decode(row) for row in np.asarray(tokens)]
-        refs = [self.grammar.decode(row) for row in np.asarray(split_["tgt"])]
-        return {"loss": float(loss), "bleu": bleu(hyps, refs)}
+        return {"loss": float(loss), "bleu": bleu(hyps, self._references(split_["tgt"]))}
+
+    def _references(self, tgt) -> list[str]:
+        """The split's reference sentences, decoded once: every evaluation of a run scores
+        against the same split (the runner keeps it on the device, one array object)."""
+        kept = getattr(self, "_kept_references", None)
+        if kept is None or kept[0] is not tgt:
+            refs = [self.grammar.decode(row) for row in np.asarray(tgt)]
+            kept = self._kept_references = (tgt, refs)
+        return kept[1]
