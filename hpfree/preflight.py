@@ -108,8 +108,14 @@ def expand_jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
         args = [f"{k}={v}" for k, v in params.items()] + args
     else:
         # Another sweeper (e.g. quasirandom) draws its own points and validates them; check the
-        # fixed part of the command line here.
-        return [[o for o in overrides if "," not in o.split("=", 1)[-1]]]
+        # fixed part of the command line here, once per workload the sweep runs: a suite's
+        # workloads may need another runner than the default workload (runner=algoperf).
+        from hpfree.sweeps import plan
+
+        fixed = [o for o in overrides if "," not in o.split("=", 1)[-1]
+                 and o.split("=", 1)[0] != "workload"]
+        names = plan.suite_workloads(base, OmegaConf.select(base, "hydra.sweeper.params"))
+        return [[*fixed, f"workload={name}"] for name in names]
     parser = OverridesParser.create()
     batches = BasicSweeper.split_arguments(parser.parse_overrides(args), None)
     return [job for batch in batches for job in batch]

@@ -277,16 +277,21 @@ class Reproduction:
                     [x for x in a if x != "-m"], True, cover=True))
         first = self.cfg.horizons[:1]
         searches = [(a, h) for a in self.cfg.algorithms for h in self.cfg.horizons]
+        def search(args: list[str], **caps) -> int:
+            # What hpfree-train checks before the sweeper starts, then the sweeper's plan.
+            check_command_line([x for x in args if x != "-m"], True)
+            return check_search(args, **caps)
+
         if "search" in stages:
             for algo, horizon in searches:
                 total += checked("search", self.search_args(algo, horizon),
-                                 lambda a, h=horizon: check_search(
+                                 lambda a, h=horizon: search(
                                      a, max_points=max_points,
                                      workloads=None if h in first else 1))
         if "select" in stages:
             top = {key: list(range(self.cfg.top_k)) for key in searches}
             for args, (algo, horizon) in zip(self.select_commands(top), searches):
-                total += checked("select", args, lambda a, h=horizon: check_search(
+                total += checked("select", args, lambda a, h=horizon: search(
                     a, workloads=None if h in first else 1))
         return total
 

@@ -41,3 +41,34 @@ def hpfree(args: list[str], cwd: Path, tool: str = "train", check: bool = False,
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+def preempt_and_resume():
+    """``run(cfg, run_dir, stop_after)``: an AlgoPerf run stopped by SIGTERM (what SLURM or a
+    TPU preemption sends) right after its ``stop_after``-th evaluation, then run again in the
+    same directory.  Checks the first is recorded ``preempted`` at that evaluation and the
+    second ``completed`` with one preemption; returns ``(first, second, evaluation steps of the
+    first run)`` for the workload-specific checks of AlgoPerf's own measurements."""
+    import signal
+
+    from hpfree import train
+    from hpfree.runners import algoperf as ap
+
+    def run(cfg, run_dir: Path, stop_after: int):
+        calls: list[int] = []
+
+        def stop(row):
+            calls.append(row["step"])
+            if len(calls) == stop_after:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        first = ap.run(cfg, run_dir, train.new_record(cfg, run_dir), handle_signals=True,
+                       on_eval=stop)
+        assert first.status == "preempted" and first.steps == calls[stop_after - 1]
+        second = ap.run(cfg, run_dir, train.new_record(cfg, run_dir), handle_signals=True)
+        assert second.status == "completed", second.error
+        assert second.preemptions == 1
+        return first, second, calls
+
+    return run

@@ -14,8 +14,6 @@ closed file" from absl/TF logging into the closed capture stream; with ``-s`` it
 from __future__ import annotations
 
 import importlib.util
-import os
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -245,7 +243,7 @@ def test_every_optimizer_trains_real_algoperf_workloads(tmp_path, workload, opti
 
 @needs_algoperf
 @pytest.mark.slow
-def test_sigterm_then_resume_on_a_real_workload(tmp_path, capsys):
+def test_sigterm_then_resume_on_a_real_workload(tmp_path, capsys, preempt_and_resume):
     # Criteo: AlgoPerf's loss target (0.1237) is out of reach of the generated clicks, so the
     # run goes to its horizon (AlgoPerf ends a run once validation and test targets are met).
     cfg = validate(compose_cfg(
@@ -253,20 +251,9 @@ def test_sigterm_then_resume_on_a_real_workload(tmp_path, capsys):
         f"runs_dir={tmp_path}", "+workload.init_kwargs.eval_period_s=0",
         "+workload.init_kwargs.data_seed=1"))
     run_dir = tmp_path / "run"
-    calls = []
-
-    def stop_at_second_eval(row):
-        calls.append(row["step"])
-        if len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGTERM)  # what SLURM / a TPU preemption sends
-
-    first = ap.run(cfg, run_dir, train.new_record(cfg, run_dir), handle_signals=True,
-                   on_eval=stop_at_second_eval)
-    assert first.status == "preempted" and first.steps == calls[1]
-    second = ap.run(cfg, run_dir, train.new_record(cfg, run_dir), handle_signals=True)
-    assert second.status == "completed", second.error
+    _, second, calls = preempt_and_resume(cfg, run_dir, stop_after=2)
     horizon = ap.flags(cfg, run_dir)["max_global_steps"]
-    assert second.steps == horizon and second.preemptions == 1
+    assert second.steps == horizon
     df = pd.read_csv(ap.eval_csv_path(run_dir, "criteo1tb"))
     assert set(df.preemption_count) == {0, 1}
     # The resumed run continued from AlgoPerf's checkpoint (taken at the last evaluation).

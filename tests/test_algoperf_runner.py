@@ -20,8 +20,6 @@ import importlib.util
 import inspect
 import json
 import math
-import os
-import signal
 import sys
 import types
 from pathlib import Path
@@ -532,24 +530,14 @@ def test_algoperf_runner_end_to_end_and_scored_with_an_embedded_run(tmp_path, ca
 
 @needs_algoperf
 @pytest.mark.slow
-def test_preempted_algoperf_run_resumes_from_its_checkpoint(tmp_path, capsys):
+def test_preempted_algoperf_run_resumes_from_its_checkpoint(tmp_path, capsys,
+                                                         preempt_and_resume):
     tcfg = validate(digits_cfg(tmp_path, "+workload.init_kwargs.eval_period_s=1",
                                "+workload.init_kwargs.validation_target=0.99"))
     run_dir = tmp_path / "run"
-    calls = []
-
-    def stop_at_first_eval(row):
-        calls.append(row["step"])
-        if len(calls) == 1:
-            os.kill(os.getpid(), signal.SIGTERM)  # what SLURM / a TPU preemption sends
-
-    first = ap.run(tcfg, run_dir, train.new_record(tcfg, run_dir), handle_signals=True,
-                   on_eval=stop_at_first_eval)
-    assert first.status == "preempted" and first.steps == calls[0]
-    second = ap.run(tcfg, run_dir, train.new_record(tcfg, run_dir), handle_signals=True)
-    assert second.status == "completed", second.error
+    _, second, calls = preempt_and_resume(tcfg, run_dir, stop_after=1)
     horizon = round(0.66 * 400)
-    assert second.steps == horizon and second.preemptions == 1
+    assert second.steps == horizon
     df = pd.read_csv(ap.eval_csv_path(run_dir, "mnist"))
     assert set(df.preemption_count) == {0, 1}
     assert df.global_step.min() == calls[0] and df.global_step.max() == horizon

@@ -67,3 +67,17 @@ def test_the_cli_dry_run_is_one_line_on_failure_and_writes_nothing(tmp_path):
     assert bad.returncode == 2 and "optimizer/nosuchopt" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
     assert not list(Path(tmp_path).iterdir())
+
+
+def test_a_search_over_a_suite_of_another_runner_passes_the_command_line_check():
+    # hpfree-train checks a search's fixed overrides before the sweeper starts; on a suite
+    # whose workloads need runner=algoperf that check once composed the default workload
+    # (digits_mlp, runner=embedded) and refused paper_full's search stage. Each of the
+    # suite's workloads is checked instead.
+    from hpfree.preflight import check_command_line
+
+    args = ["hydra/sweeper=quasirandom", "search_space=auto", "hydra.sweeper.num_points=2",
+            "optimizer=nadamw", "horizon=h66", "suite=algoperf_generated", "runner=algoperf"]
+    assert check_command_line(args, multirun=True) == 8
+    with pytest.raises(ConfigError, match="runs with runner=algoperf, not runner=embedded"):
+        check_command_line([*args[:-1], "runner=embedded"], multirun=True)
