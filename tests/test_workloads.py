@@ -235,7 +235,8 @@ def test_map_batches_equals_one_call_with_and_without_a_remainder(batch_size):
 
 
 # Workloads that evaluate in slices, and a validation size that leaves a remainder.
-SLICED = {"mini_ogbg": dict(num_validation=130)}
+SLICED = {"mini_ogbg": dict(num_validation=130), "mini_resnet": dict(num_validation=260),
+          "mini_vit": dict(num_validation=260)}
 
 
 @pytest.mark.parametrize("name", sorted(SLICED))

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hpfree.workloads.base import Splits, Workload, WorkloadConfig
+from hpfree.workloads.base import Splits, Workload, WorkloadConfig, map_batches
 from hpfree.workloads.common import cached_data, rng_for
 from hpfree.workloads.layers import Conv, Dropout
 from hpfree.workloads.metrics import cross_entropy
@@ -240,6 +240,7 @@ class _ImageConfig(WorkloadConfig):
 
 class _ImageClassifier(Workload):
     supports_label_smoothing = True
+    eval_batch_size = 250     # 2,000 validation images in 8 slices (docs/speed.md)
 
     def model(self, dropout=0.0) -> nn.Module:
         raise NotImplementedError
@@ -261,7 +262,8 @@ class _ImageClassifier(Workload):
 
     @partial(jax.jit, static_argnums=0)
     def _eval(self, params, model_state, split_):
-        logits, _ = self._apply(params, model_state, split_["x"], False)
+        logits = map_batches(lambda x: self._apply(params, model_state, x, False)[0],
+                             split_["x"], self.eval_batch_size)
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, split_["y"]).mean()
         return loss, (jnp.argmax(logits, -1) != split_["y"]).mean()
 
