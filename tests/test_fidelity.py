@@ -47,7 +47,8 @@ def _study_against_itself():
     t4, t2 = study.table4(NAIVE), study.table2()
     return [compare.compare_workload(s, s, t4[s], t4[s], t2.loc[s, "metric"],
                                      t2.loc[s, "direction"], t2.loc[s, "target"],
-                                     t2.loc[s, "target"]) for s in t2.index]
+                                     t2.loc[s, "target"], t2.loc[s, "chance"],
+                                     t2.loc[s, "chance"]) for s in t2.index]
 
 
 def test_collapse_rules_give_the_studys_nine_collapses_and_one_hit():
@@ -66,12 +67,20 @@ def test_collapse_rules_give_the_studys_nine_collapses_and_one_hit():
 
 
 def test_collapse_thresholds_on_hand_values():
-    assert compare.collapsed(0.5, "Error Rate", 0.2) and not compare.collapsed(0.49, "WER", 0.1)
+    # Error rate / WER: at or past the midpoint between the target and chance.
+    assert compare.collapsed(0.55, "Error Rate", 0.2, 0.9)
+    assert not compare.collapsed(0.54, "Error Rate", 0.2, 0.9)
+    assert compare.collapsed(0.55, "WER", 0.1, 1.0) and not compare.collapsed(0.54, "WER", 0.1, 1.0)
+    # A mini whose tuned target is 0.6 error: 0.7 is a model, 0.76 is nearer chance.
+    assert not compare.collapsed(0.7, "Error Rate", 0.6, 0.9)
+    assert compare.collapsed(0.76, "Error Rate", 0.6, 0.9)
+    # No chance level known: only a run with no value collapses.
+    assert not compare.collapsed(0.99, "Error Rate", 0.2)
     assert compare.collapsed(7.5, "BLEU", 30.0) and not compare.collapsed(7.6, "BLEU", 30.0)
     assert compare.collapsed(0.05, "mAP", 0.28) and not compare.collapsed(0.08, "mAP", 0.28)
     assert compare.collapsed(0.3, "SSIM", 0.8) and not compare.collapsed(0.5, "SSIM", 0.8)
     assert compare.collapsed(0.61, "CE", 0.4) and not compare.collapsed(0.59, "CE", 0.4)
-    assert compare.collapsed(math.nan, "SSIM", 0.8) and compare.collapsed(None, "WER", 0.1)
+    assert compare.collapsed(math.nan, "SSIM", 0.8) and compare.collapsed(None, "WER", 0.1, 1.0)
     # A missing target: only a run with no value at all collapses on a relative rule.
     assert not compare.collapsed(1.0, "BLEU", math.nan)
     with pytest.raises(KeyError):
@@ -81,12 +90,13 @@ def test_collapse_thresholds_on_hand_values():
 def test_spearman_and_counts_on_a_hand_made_table():
     methods = ["a", "b", "c", "d"]
     study_v = pd.Series([0.1, 0.2, 0.3, 0.9], index=methods)
-    same = compare.compare_workload("w", "s", study_v, pd.Series([0.15, 0.25, 0.35, 0.55],
-                                    index=methods), "Error Rate", "min", 0.2, 0.3)
+    same = compare.compare_workload("w", "s", study_v, pd.Series([0.15, 0.25, 0.35, 0.65],
+                                    index=methods), "Error Rate", "min", 0.2, 0.3, 0.9, 0.9)
     assert same.rho == pytest.approx(1.0)
-    # study collapses d (0.9 >= 0.5); the mini collapses a (nan: ranks last) and c (0.6).
+    # study collapses d (0.9 >= (0.2 + 0.9) / 2); the mini collapses a (nan: ranks last) and
+    # c (0.6 >= (0.15 + 0.9) / 2).
     other = compare.compare_workload("w", "s", study_v, pd.Series(
-        [math.nan, 0.1, 0.6, 0.2], index=methods), "Error Rate", "min", 0.2, 0.15)
+        [math.nan, 0.1, 0.6, 0.2], index=methods), "Error Rate", "min", 0.2, 0.15, 0.9, 0.9)
     # ranks: study 1,2,3,4; mini 4,1,3,2 -> rho = 1 - 6*(9+1+0+4)/(4*15) = -0.4
     assert other.rho == pytest.approx(-0.4)
     assert other.study_collapsed == ["d"] and other.mini_collapsed == ["a", "c"]

@@ -48,7 +48,8 @@ def build(naive: pd.DataFrame, seeds: pd.DataFrame, counterparts: dict[str, str]
         have = [m for m in methods if (w, m) in ran]  # NaN best of a run that ran: collapsed
         missing += [f"{w}/{m}" for m in methods if m not in have]
         c = compare.compare_workload(w, s, t4[s], col.loc[have], info["metric"],
-                                     info["direction"], info["target"], targets.get(w))
+                                     info["direction"], info["target"], targets.get(w),
+                                     info["chance"], info["mini_chance"])
         comps.append(c)
         for m in methods:
             v = float(col[m]) if m in have else math.nan
