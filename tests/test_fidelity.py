@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import subprocess
 import sys
 
@@ -191,6 +192,15 @@ def test_smoke_fidelity_end_to_end_and_resume(tmp_path):
     assert "hpfree-train" not in again.stdout
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "exp").rglob("record.json")} == mtimes
     assert (tmp_path / "fidelity.md").read_text().endswith("notes kept\n")
+    # A cell without a current run (here removed; likewise after its workload changed) is
+    # trained again although the naive stage is marked done; nothing else is re-run.
+    gone = next(p for p in mtimes if "/naive/" in str(p) and p.parent.name.startswith("dog-"))
+    shutil.rmtree(gone.parent)
+    third = _fidelity(args, tmp_path)
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert "naive: 1 cells have no run" in third.stdout and gone.exists()
+    assert {p: p.stat().st_mtime_ns for p in mtimes if p != gone} == \
+        {p: m for p, m in mtimes.items() if p != gone}
 
 
 def test_only_runs_of_the_current_workload_config_are_scored():

@@ -129,14 +129,38 @@ class Fidelity:
         return out
 
     def run(self) -> None:
-        """Train whatever is missing (the naive stage first, then the baseline's seeds)."""
+        """Train whatever is missing (the naive stage first, then the baseline's seeds).
+
+        A stage's done marker is trusted only while every cell of it has a final run made
+        with its workload's *current* config: after a workload is reworked (the point of
+        this tool), re-running the command trains that workload's cells again — the sweeps
+        skip every run that is already final, so nothing else is re-run."""
         self.root.mkdir(parents=True, exist_ok=True)
-        self.reproduction().stage_naive()
-        done = self.root / SEEDS_SWEEP / "stage.json"
-        if not done.exists():
+        rep = self.reproduction()
+        naive_missing, seeds_missing = self.missing()
+        if rep.done("naive") and naive_missing:
+            print(f"[fidelity] naive: {naive_missing} cells have no run with their workload's "
+                  "current config; training them", flush=True)
+            for args in rep.naive_commands():
+                self.train(args)
+            rep.mark_done("naive", [self.root / "naive"])
+        rep.stage_naive()
+        if not rep.done(SEEDS_SWEEP) or seeds_missing:
             for args in self.seed_commands():
                 self.train(args)
-            self.reproduction().mark_done(SEEDS_SWEEP, [self.root / SEEDS_SWEEP])
+            rep.mark_done(SEEDS_SWEEP, [self.root / SEEDS_SWEEP])
+
+    def missing(self) -> tuple[int, int]:
+        """(naive cells, seed runs) without a final run of their workload's current config."""
+        if not self.root.exists():
+            return 0, 0
+        naive, seeds = self.results()
+        pairs = self.counterparts()
+        have = set(zip(naive["workload"], naive["optimizer"]))
+        cells = sum((w, m) not in have for w in pairs for m in self.cfg.naive)
+        counts = seeds.groupby("workload").size() if len(seeds) else pd.Series(dtype=int)
+        runs = sum(max(self.cfg.seeds - int(counts.get(w, 0)), 0) for w in pairs)
+        return cells, runs
 
     def current(self, table: pd.DataFrame) -> pd.DataFrame:
         """The runs made with each workload's *current* config (a workload changed since an
