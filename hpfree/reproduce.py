@@ -18,6 +18,7 @@ final and is skipped on the next invocation.  The report directory gets the tabl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import subprocess
@@ -108,6 +109,35 @@ def cli_train(args: Sequence[str]) -> None:
         raise ConfigError(f"{shown} was refused (bad input, see above)")
     elif rc != outcome.OK:
         raise RuntimeError(f"{shown} stopped with exit code {rc}")
+
+
+def current_workload_configs(workloads: Sequence[str],
+                             overrides: Sequence[str] = ()) -> dict[str, dict]:
+    """Per workload, the config ``hpfree-train workload=<w> <overrides>`` runs today, less its
+    target (a recalibrated target changes no curve: scores are recomputed from curves)."""
+    from hpfree.preflight import compose_config
+
+    out = {}
+    for w in workloads:
+        cfg = compose_config([f"workload={w}", *overrides]).workload
+        out[w] = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "target"}
+    return out
+
+
+def made_with(record_config: Optional[dict], now: dict) -> bool:
+    """Whether a record's config holds the workload config ``now`` (every field equal; a field
+    added since the run was made counts as different)."""
+    rec = dict((record_config or {}).get("workload") or {})
+    return all(k in rec and rec[k] == v for k, v in now.items())
+
+
+def stale_workloads(table: pd.DataFrame, overrides: Sequence[str] = ()) -> list[str]:
+    """Workloads of ``table`` (records) with runs made under an older workload config."""
+    if table.empty or "config" not in table:
+        return []
+    now = current_workload_configs(sorted(table.workload.dropna().unique()), overrides)
+    return sorted({r["workload"] for r in table.to_dict("records")
+                   if r["workload"] in now and not made_with(r["config"], now[r["workload"]])})
 
 
 class Reproduction:
@@ -295,9 +325,26 @@ class Reproduction:
                     a, workloads=None if h in first else 1))
         return total
 
+    def warn_stale(self) -> None:
+        """One line per finished stage that holds runs of a workload changed since: the stage
+        is not re-run by itself (its choices, e.g. the top trials, came from those runs)."""
+        dirs = {"naive": [self.root / "naive"], "search": self.search_dirs(),
+                "select": self.search_dirs()}
+        for stage, stage_dirs in dirs.items():
+            if stage not in self.cfg.stages or not self.done(stage):
+                continue
+            table = records.load_records([d for d in stage_dirs if d.exists()])
+            stale = stale_workloads(table, self.cfg.overrides)
+            if stale:
+                print(f"[reproduce] stage {stage} is done but holds runs of an older config of "
+                      f"{', '.join(stale)}: to re-run them, move their directories under "
+                      f"{self.root} aside and delete {self.root / stage / STAGE_DONE}",
+                      flush=True)
+
     def run(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         stages = self.cfg.stages
+        self.warn_stale()
         if "naive" in stages:
             self.stage_naive()
         if "search" in stages:

@@ -217,8 +217,11 @@ def test_only_runs_of_the_current_workload_config_are_scored():
         return {"workload": "digits_cnn", "optimizer": "dog", "seed": 0, "best": best,
                 "finished_at": finished, "config": {"workload": wl_cfg}}
 
+    # A run made before a field was added to the workload (e.g. mini_resnet's stem_stride).
+    older_code = {k: v for k, v in now.items() if k != "data_seed"}
     table = pd.DataFrame([row(old_target, "2026-01-01T00:00:00", 0.1),
                           row(other_data, "2026-01-03T00:00:00", 0.2),
+                          row(older_code, "2026-01-04T00:00:00", 0.4),
                           row(now, "2026-01-02T00:00:00", 0.3)])
     kept = Fidelity(FidelityConfig(suite="smoke"), "test").current(table)
     assert kept["best"].tolist() == [0.3]

@@ -53,3 +53,14 @@ def test_smoke_reproduction_produces_report_and_resumes(workdir):
     assert "hpfree-train" not in again.stdout  # every stage was skipped
     assert {p: p.stat().st_mtime_ns for p in exp.rglob("record.json")} == mtimes
     assert json.loads((exp / "select" / "stage.json").read_text())["top"]
+    # The workloads changed since (here: evaluated more often): each finished stage says so
+    # in one line and how to re-run it; nothing is re-run or lost by itself.
+    changed = ["experiment=smoke", f"root={workdir}/exp",
+               'overrides=["workload.max_steps=40","workload.eval_every=10"]']
+    third = hpfree(changed, workdir, tool="reproduce", timeout=600)
+    assert third.returncode == 0, third.stderr[-2000:]
+    lines = [l for l in third.stdout.splitlines() if "holds runs of an older config" in l]
+    assert [l.split()[2] for l in lines] == ["naive", "search", "select"], third.stdout[-2000:]
+    assert all("digits_cnn, digits_mlp" in l and "stage.json" in l for l in lines)
+    assert "hpfree-train" not in third.stdout
+    assert {p: p.stat().st_mtime_ns for p in exp.rglob("record.json")} == mtimes

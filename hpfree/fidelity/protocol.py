@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from hpfree import records
-from hpfree.reproduce import ReproduceConfig, Reproduction, TrainFn, cli_train
+from hpfree.reproduce import (ReproduceConfig, Reproduction, TrainFn, cli_train,
+                              current_workload_configs, made_with)
 
 SEEDS_SWEEP = "nadamw-seeds"
 CALIBRATION_JSON = Path(__file__).resolve().parents[1] / "workloads" / "calibration.json"
@@ -166,18 +166,12 @@ class Fidelity:
         """The runs made with each workload's *current* config (a workload changed since an
         earlier run, e.g. a larger validation set, leaves that run out; a changed target
         alone does not), the newest per (workload, optimizer, seed)."""
-        from hpfree.preflight import compose_config
-
         if table.empty:
             return table
-        now = {}
-        for w in table.workload.unique():
-            cfg = compose_config([f"workload={w}", *self.cfg.overrides]).workload
-            now[w] = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "target"}
+        now = current_workload_configs(list(table.workload.unique()), self.cfg.overrides)
 
         def same(row) -> bool:
-            rec = dict((row["config"] or {}).get("workload") or {})
-            return all(rec.get(k) == v for k, v in now[row["workload"]].items())
+            return made_with(row["config"], now[row["workload"]])
 
         table = table[[same(r) for r in table.to_dict("records")]]
         return (table.sort_values("finished_at")
