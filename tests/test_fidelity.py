@@ -225,3 +225,21 @@ def test_only_runs_of_the_current_workload_config_are_scored():
                           row(now, "2026-01-02T00:00:00", 0.3)])
     kept = Fidelity(FidelityConfig(suite="smoke"), "test").current(table)
     assert kept["best"].tolist() == [0.3]
+
+
+def test_seed_runs_count_only_at_the_calibrated_point():
+    """After a recalibration moves the NadamW point, the old point's seed runs are left out."""
+    from hpfree.fidelity.protocol import at_calibrated_point, calibrated_point
+
+    point, fraction = calibrated_point("mini_criteo")
+    lr = float(dict(p.split("=") for p in point)["optimizer.learning_rate"])
+
+    def row(lr_, fraction_=fraction, optimizer="nadamw"):
+        return {"workload": "mini_criteo", "optimizer": optimizer,
+                "config": {"optimizer": {"learning_rate": lr_},
+                           "horizon": {"fraction": fraction_}}}
+
+    assert at_calibrated_point(row(lr))
+    assert not at_calibrated_point(row(lr / 3))
+    assert not at_calibrated_point(row(lr, fraction_=0.66))
+    assert not at_calibrated_point(row(lr, optimizer="adamw"))

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,27 @@ def calibrated_point(workload: str) -> tuple[list[str], float]:
     entry = cal.get(workload, {})
     point = [f"{k}={v}" for k, v in sorted(entry.get("best_point", {}).items())]
     return point, float(entry.get("fraction", DEFAULT_FRACTION))
+
+
+def at_calibrated_point(row: dict) -> bool:
+    """Whether a record is the calibrated NadamW of its workload as ``calibration.json`` says
+    today (a recalibration that moves the point leaves the old seed runs out)."""
+    cfg = row.get("config") or {}
+    if row.get("optimizer") != "nadamw":
+        return False
+    point, fraction = calibrated_point(row["workload"])
+    wanted = [("horizon.fraction", fraction), *(tuple(p.split("=", 1)) for p in point)]
+    for key, value in wanted:
+        node = cfg
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        try:
+            if node is None or not math.isclose(float(node), float(value), rel_tol=1e-9):
+                return False
+        except (TypeError, ValueError):
+            if str(node) != str(value):
+                return False
+    return True
 
 
 class Fidelity:
@@ -186,14 +208,16 @@ class Fidelity:
         wl = self.workloads()
         targets = {w: t for w, t in targets_of(wl).items()}
         out = []
-        for sub, keep in (("naive", lambda t: t.optimizer.isin(self.cfg.naive)),
-                          (SEEDS_SWEEP, lambda t: t.optimizer == "nadamw")):
+        for sub, keep in (("naive", lambda t: t[t.optimizer.isin(self.cfg.naive)]),
+                          (SEEDS_SWEEP, lambda t: t[[at_calibrated_point(r) for r in
+                                                      t.to_dict("records")]])):
             table = records.load_records([self.root / sub]) if (self.root / sub).exists() \
                 else pd.DataFrame()
             if not table.empty:
                 table = table[table.status.isin(records.FINAL_STATUSES)
                               & table.workload.isin(wl)]
-                table = self.current(table[keep(table)])
+                table = keep(table)
+                table = self.current(table) if not table.empty else table
             if table.empty:
                 out.append(pd.DataFrame(columns=["workload", "optimizer", "best", "ttt_steps",
                                                  "max_steps", "seed", "status"]))
