@@ -266,7 +266,7 @@ class MiniDeepSpeechConfig(_SpeechConfig):
     max_steps: int = 1500
     batch_size: int = 16
     eval_every: int = 100
-    target: float = 0.05132
+    target: float = 0.05527
 
 
 @workload("mini_deepspeech", MiniDeepSpeechConfig)
