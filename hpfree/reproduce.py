@@ -196,13 +196,30 @@ class Reproduction:
                         "regularization=default", "horizon=h66", *self.common("naive")])
         return out
 
+    def score(self, dirs: Sequence[Path], **kwargs) -> scoring.ScoreResult:
+        """``scoring.score_sweeps`` against each workload's target as configured *today*: a
+        recalibrated target changes no curve, and a search trial's run keeps its recorded
+        (older) target, since its directory is named by trial, not by content."""
+        from hpfree.preflight import compose_config
+        from hpfree.scoring import ttt
+
+        table = records.load_records([d for d in dirs if Path(d).is_dir()])
+        workloads = sorted(set(table.workload[table.status.isin(ttt.SCORED_STATUSES)])) \
+            if not table.empty else []
+        cache = self.__dict__.setdefault("_targets", {})
+        for w in workloads:
+            if w not in cache:
+                cache[w] = compose_config([f"workload={w}", *self.cfg.overrides]).workload.target
+        targets = {w: cache[w] for w in workloads}
+        return scoring.score_sweeps(dirs, targets=targets or None, **kwargs)
+
     def stage_naive(self) -> None:
         c = self.cfg
         if not self.done("naive"):
             for args in self.naive_commands():
                 self.train(args)
             self.mark_done("naive", [self.root / "naive"])
-        result = scoring.score_sweeps([self.root / "naive"], externals=c.externals)
+        result = self.score([self.root / "naive"], externals=c.externals)
         scoring.write_report(result, self.report / "naive")
 
     def stage_search(self) -> None:
@@ -222,7 +239,7 @@ class Reproduction:
         for algo in self.cfg.algorithms:
             for horizon in self.cfg.horizons:
                 d = self.root / self.search_name(algo, horizon)
-                result = scoring.score_sweeps([d], select=lambda t: t[t.seed_index == 0])
+                result = self.score([d], select=lambda t: t[t.seed_index == 0])
                 ranked = result.ranking.head(self.cfg.top_k)
                 out[(algo, horizon)] = [int(t) for t in result.meta.loc[ranked.index, "trial"]]
         return out
@@ -250,8 +267,7 @@ class Reproduction:
             chosen = self.done("select")
             if not chosen:
                 return
-        result = scoring.score_sweeps(self.search_dirs(), select=self.reruns(),
-                                      min_seeds=c.seeds)
+        result = self.score(self.search_dirs(), select=self.reruns(), min_seeds=c.seeds)
         scoring.write_report(result, self.report / "select", top_k=c.top_k)
 
     def search_dirs(self) -> list[Path]:
@@ -262,14 +278,14 @@ class Reproduction:
         """Selected candidates, plus the stage-1 baselines (evidence-based AdamW/NadamW
         defaults) when ``baselines_in_leaderboard``, scored as one pool."""
         c = self.cfg
-        pool = scoring.score_sweeps(self.search_dirs(), select=self.reruns(), min_seeds=c.seeds)
+        pool = self.score(self.search_dirs(), select=self.reruns(), min_seeds=c.seeds)
         final = set(pool.selection.index)
         dirs = self.search_dirs()
         if c.baselines_in_leaderboard and c.baselines and (self.root / "naive").exists():
-            naive = scoring.score_sweeps([self.root / "naive"])
+            naive = self.score([self.root / "naive"])
             final |= set(naive.meta.index[naive.meta.optimizer.isin(c.baselines)])
             dirs = [*dirs, self.root / "naive"]
-        result = scoring.score_sweeps(
+        result = self.score(
             dirs, externals=c.externals,
             select=lambda t: t[(t.seed_index >= 1) | t.trial.isna()], only=final)
         scoring.write_report(result, self.report / "leaderboard")

@@ -64,3 +64,19 @@ def test_smoke_reproduction_produces_report_and_resumes(workdir):
     assert all("digits_cnn, digits_mlp" in l and "stage.json" in l for l in lines)
     assert "hpfree-train" not in third.stdout
     assert {p: p.stat().st_mtime_ns for p in exp.rglob("record.json")} == mtimes
+    # A changed target (a recalibration) re-scores every stage from the curves, search
+    # trials included (their runs keep the target they were trained with).
+    def hits(part):
+        column = pd.read_csv(report / part / "leaderboard.csv").targets_hit.astype(str)
+        return column.str.split("/").str[0].astype(int)
+
+    reached = hits("select")
+    easy = ["experiment=smoke", f"root={workdir}/exp",
+            'overrides=["workload.max_steps=40","workload.eval_every=20",'
+            '"workload.target=1.0"]']   # an error rate of at most 1: reached at once
+    fourth = hpfree(easy, workdir, tool="reproduce", timeout=600)
+    assert fourth.returncode == 0, fourth.stderr[-2000:]
+    assert "hpfree-train" not in fourth.stdout and "older config" not in fourth.stdout
+    for part in ("select", "leaderboard", "naive"):
+        assert (hits(part) == 2).all(), (part, hits(part))
+    assert (reached < 2).all()  # 40 steps reach few of the real targets
