@@ -6,6 +6,7 @@ import math
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -243,3 +244,27 @@ def test_seed_runs_count_only_at_the_calibrated_point():
     assert not at_calibrated_point(row(lr / 3))
     assert not at_calibrated_point(row(lr, fraction_=0.66))
     assert not at_calibrated_point(row(lr, optimizer="adamw"))
+
+
+def test_metric_noise_reads_a_finished_run_back(tmp_path):
+    """scripts/metric_noise.py rebuilds a finished run's final state from its checkpoint: its
+    per-slice SSIM averages to the runner's own last evaluation."""
+    import json
+
+    from conftest import hpfree
+
+    hpfree(["-m", "workload=mini_fastmri", "optimizer=nadamw", "horizon=h100",
+            "workload.max_steps=20", "workload.eval_every=10", f"sweeps_dir={tmp_path}/exp",
+            "sweep_name=one", "progress=false"], tmp_path, check=True)
+    (run_dir,) = [p.parent for p in (tmp_path / "exp").rglob("record.json")]
+    final = json.loads((run_dir / "record.json").read_text())["final_metric"]
+    proc = subprocess.run([sys.executable, "scripts/metric_noise.py", "--workloads",
+                           "mini_fastmri", "--run-dir", str(run_dir), "--resamples", "50"],
+                          cwd=Path(__file__).resolve().parents[1], env=cli_env(tmp_path),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = next(l for l in proc.stdout.splitlines() if l.startswith("| mini_fastmri |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "20" and cells[3] == "200" and cells[4] == "ssim"
+    assert float(cells[5]) == pytest.approx(final, abs=1e-4)
+    assert 0 < float(cells[6]) < 0.05
