@@ -268,3 +268,12 @@ def test_metric_noise_reads_a_finished_run_back(tmp_path):
     assert cells[2] == "20" and cells[3] == "200" and cells[4] == "ssim"
     assert float(cells[5]) == pytest.approx(final, abs=1e-4)
     assert 0 < float(cells[6]) < 0.05
+
+
+def test_median_seed_target_and_its_hits():
+    naive = pd.Series([0.30, 0.25, 0.21, math.nan], index=["a", "b", "c", "d"])
+    # seeds' bests 0.20, 0.24, 0.22: AlgoPerf's median rule gives 0.22 (worst seed: 0.24)
+    assert compare.median_seed_hits(naive, [0.20, 0.24, 0.22], "min") == (0.22, 1)
+    assert compare.median_seed_hits(pd.Series([30.0, 29.0]), [28.0, 31.0, 30.0], "max") == (30.0, 1)
+    target, hits = compare.median_seed_hits(naive, [], "min")
+    assert math.isnan(target) and hits == 0

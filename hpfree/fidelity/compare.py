@@ -219,6 +219,19 @@ class SeedNoise:
         return float((t.max() - t.min()) / np.median(t))
 
 
+def median_seed_hits(naive: pd.Series, seed_bests: Sequence[float],
+                     direction: str) -> tuple[float, int]:
+    """(target, hits) under AlgoPerf's own target rule: the median over seeds of the tuned
+    baseline's best validation value (``docs/DOCUMENTATION.md`` of AlgoPerf, "to prevent
+    selecting a lucky outlier"; it uses 20 seeds), and how many of ``naive``'s best values
+    reach it.  NaN and 0 when there are no seed runs."""
+    bests = [float(b) for b in seed_bests if b is not None and math.isfinite(float(b))]
+    if not bests:
+        return math.nan, 0
+    target = float(np.median(bests))
+    return target, sum(reached(v, target, direction) for v in naive)
+
+
 def seed_noise(times: Sequence[float], budget: float) -> SeedNoise:
     return SeedNoise([_float(t) if t is not None else math.inf for t in times], float(budget))
 
