@@ -323,9 +323,16 @@ class Reproduction:
                     [x for x in a if x != "-m"], True, cover=True))
         first = self.cfg.horizons[:1]
         searches = [(a, h) for a in self.cfg.algorithms for h in self.cfg.horizons]
+        checked_lines: set[tuple[str, ...]] = set()
+
         def search(args: list[str], **caps) -> int:
             # What hpfree-train checks before the sweeper starts, then the sweeper's plan.
-            check_command_line([x for x in args if x != "-m"], True)
+            # The select stage's command is its search's plus sweeper options only: the
+            # command line (composed once per suite workload) is checked once for both.
+            line = tuple(x for x in args if x != "-m" and not x.startswith("hydra.sweeper."))
+            if line not in checked_lines:
+                check_command_line([x for x in args if x != "-m"], True)
+                checked_lines.add(line)
             return check_search(args, **caps)
 
         if "search" in stages:
