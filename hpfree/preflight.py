@@ -136,17 +136,21 @@ def covering(jobs: list[list[str]]) -> list[list[str]]:
     return out
 
 
-def check_command_line(overrides: Iterable[str], multirun: bool, cover: bool = False) -> int:
+def check_command_line(overrides: Iterable[str], multirun: bool, cover: bool = False,
+                       limit: Optional[int] = None) -> int:
     """Compose and validate every job; returns how many jobs there are.
 
     ``cover``: validate only a :func:`covering` subset of a multirun's jobs (dry runs) and
-    return its size.
+    return its size; ``limit``: only the first ``limit`` jobs (a dry run's later horizons,
+    which differ from the first only in the schedule's length).
     """
     overrides = list(overrides)
     with hydra_session():
         jobs = expand_jobs(overrides, multirun)
         if cover:
             jobs = covering(jobs)
+        if limit is not None:
+            jobs = jobs[:limit]
         for job in jobs:
             cfg = _compose(job)
             validate(without_hydra(cfg))

@@ -331,7 +331,8 @@ class Reproduction:
             # command line (composed once per suite workload) is checked once for both.
             line = tuple(x for x in args if x != "-m" and not x.startswith("hydra.sweeper."))
             if line not in checked_lines:
-                check_command_line([x for x in args if x != "-m"], True)
+                check_command_line([x for x in args if x != "-m"], True,
+                                   limit=caps.get("workloads"))
                 checked_lines.add(line)
             return check_search(args, **caps)
 
