@@ -19,13 +19,14 @@ final and is skipped on the next invocation.  The report directory gets the tabl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import pandas as pd
 
@@ -111,17 +112,21 @@ def cli_train(args: Sequence[str]) -> None:
         raise RuntimeError(f"{shown} stopped with exit code {rc}")
 
 
-def current_workload_configs(workloads: Sequence[str],
-                             overrides: Sequence[str] = ()) -> dict[str, dict]:
-    """Per workload, the config ``hpfree-train workload=<w> <overrides>`` runs today, less its
-    target (a recalibrated target changes no curve: scores are recomputed from curves)."""
+@functools.lru_cache(maxsize=None)
+def workload_config(workload: str, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The workload config ``hpfree-train workload=<workload> <overrides>`` runs today, as a
+    dict (composed once per process; do not modify it)."""
     from hpfree.preflight import compose_config
 
-    out = {}
-    for w in workloads:
-        cfg = compose_config([f"workload={w}", *overrides]).workload
-        out[w] = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "target"}
-    return out
+    return dataclasses.asdict(compose_config([f"workload={workload}", *overrides]).workload)
+
+
+def current_workload_configs(workloads: Sequence[str],
+                             overrides: Sequence[str] = ()) -> dict[str, dict]:
+    """Per workload, :func:`workload_config` less its target (a recalibrated target changes
+    no curve: scores are recomputed from curves)."""
+    return {w: {k: v for k, v in workload_config(w, tuple(overrides)).items() if k != "target"}
+            for w in workloads}
 
 
 def made_with(record_config: Optional[dict], now: dict) -> bool:
@@ -200,17 +205,13 @@ class Reproduction:
         """``scoring.score_sweeps`` against each workload's target as configured *today*: a
         recalibrated target changes no curve, and a search trial's run keeps its recorded
         (older) target, since its directory is named by trial, not by content."""
-        from hpfree.preflight import compose_config
         from hpfree.scoring import ttt
 
         table = records.load_records([d for d in dirs if Path(d).is_dir()])
         workloads = sorted(set(table.workload[table.status.isin(ttt.SCORED_STATUSES)])) \
             if not table.empty else []
-        cache = self.__dict__.setdefault("_targets", {})
-        for w in workloads:
-            if w not in cache:
-                cache[w] = compose_config([f"workload={w}", *self.cfg.overrides]).workload.target
-        targets = {w: cache[w] for w in workloads}
+        targets = {w: workload_config(w, tuple(self.cfg.overrides))["target"]
+                   for w in workloads}
         return scoring.score_sweeps(dirs, targets=targets or None, **kwargs)
 
     def stage_naive(self) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from omegaconf import OmegaConf
 
 from hpfree import records
 from hpfree.reproduce import (ReproduceConfig, Reproduction, TrainFn, cli_train,
@@ -92,9 +93,7 @@ def at_calibrated_point(row: dict) -> bool:
     point, fraction = calibrated_point(row["workload"])
     wanted = [("horizon.fraction", fraction), *(tuple(p.split("=", 1)) for p in point)]
     for key, value in wanted:
-        node = cfg
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
+        node = OmegaConf.select(OmegaConf.create(cfg), key)
         try:
             if node is None or not math.isclose(float(node), float(value), rel_tol=1e-9):
                 return False
