@@ -178,7 +178,10 @@ class Reproduction:
         return json.loads(path.read_text()) if path.exists() else None
 
     def mark_done(self, stage: str, dirs: Sequence[Path], extra: Optional[dict] = None) -> None:
-        table = records.load_records(dirs)
+        """Mark ``stage`` finished once every run of a *current* workload config in ``dirs``
+        is final.  A run left unfinished under an older config (killed, then the workload
+        changed) is never resumed by today's commands, so it must not hold the stage open."""
+        table = self.current_runs(records.load_records(dirs))
         unfinished = 0 if table.empty else int((~table.status.isin(records.FINAL_STATUSES)).sum())
         if table.empty or unfinished:
             print(f"[reproduce] stage {stage}: {unfinished} runs not final yet; "
@@ -186,6 +189,16 @@ class Reproduction:
             return
         atomic_write_json(self.root / stage / STAGE_DONE,
                           {"runs": len(table), "finished_at": records.now(), **(extra or {})})
+
+    def current_runs(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The records of ``table`` made with their workload's config as it is today."""
+        if table.empty or "config" not in table:
+            return table
+        now = current_workload_configs(sorted(table.workload.dropna().unique()),
+                                       self.cfg.overrides)
+        keep = [r["workload"] not in now or made_with(r["config"], now[r["workload"]])
+                for r in table.to_dict("records")]
+        return table[keep]
 
     # ------------------------------------------------------------------ stages
     def naive_commands(self) -> list[list[str]]:

@@ -77,3 +77,29 @@ def test_smoke_reproduction_produces_report_and_resumes(workdir):
     for part in ("select", "leaderboard", "naive"):
         assert (hits(part) == 2).all(), (part, hits(part))
     assert (reached < 2).all()  # 40 steps reach few of the real targets
+
+
+def test_stage_is_done_although_a_run_of_an_older_workload_config_never_finished(workdir):
+    """A run killed before its workload changed is never resumed by today's commands: it
+    must not keep the stage open (before, every re-run said '1 runs not final yet')."""
+    from hpfree.reproduce import ReproduceConfig, Reproduction, workload_config
+
+    now = dict(workload_config("digits_mlp"))
+
+    def run(name, status, eval_every):
+        rec = records.RunRecord(
+            run_id=name, status=status, runner="embedded", workload="digits_mlp",
+            optimizer="prodigy", horizon=1.0, seed=0, metric="error_rate", target=0.5,
+            direction="min", max_steps=now["max_steps"],
+            config={"workload": {**now, "eval_every": eval_every}})
+        records.write(workdir / "exp" / "naive" / name, rec)
+
+    rep = Reproduction(ReproduceConfig(root=str(workdir / "exp")), command="test")
+    run("current", "completed", now["eval_every"])
+    run("older", "running", now["eval_every"] + 1)
+    rep.mark_done("naive", [workdir / "exp" / "naive"])
+    assert rep.done("naive")["runs"] == 1
+    (workdir / "exp" / "naive" / "stage.json").unlink()
+    run("current-unfinished", "preempted", now["eval_every"])
+    rep.mark_done("naive", [workdir / "exp" / "naive"])
+    assert rep.done("naive") is None
