@@ -233,12 +233,15 @@ def test_seed_runs_count_only_at_the_calibrated_point():
     from hpfree.fidelity.protocol import at_calibrated_point, calibrated_point
 
     point, fraction = calibrated_point("mini_criteo")
-    lr = float(dict(p.split("=") for p in point)["optimizer.learning_rate"])
+    knobs = {k: float(v) for k, v in (p.split("=") for p in point)}
+    lr = knobs["optimizer.learning_rate"]
 
     def row(lr_, fraction_=fraction, optimizer="nadamw"):
-        return {"workload": "mini_criteo", "optimizer": optimizer,
-                "config": {"optimizer": {"learning_rate": lr_},
-                           "horizon": {"fraction": fraction_}}}
+        config = {"horizon": {"fraction": fraction_}}
+        for key, value in {**knobs, "optimizer.learning_rate": lr_}.items():
+            group, name = key.split(".")
+            config.setdefault(group, {})[name] = value
+        return {"workload": "mini_criteo", "optimizer": optimizer, "config": config}
 
     assert at_calibrated_point(row(lr))
     assert not at_calibrated_point(row(lr / 3))

@@ -132,10 +132,12 @@ class MiniCriteoConfig(WorkloadConfig):
     batch_size: int = 512
     eval_every: int = 100
     metric: str = "loss"
-    target: float = 0.3917
+    target: float = 0.3806
     direction: str = "min"
     num_train: int = 300_000
-    num_validation: int = 5_000
+    # 50,000 (was 5,000): seed-to-seed differences of the tuned baseline's best loss were
+    # mostly which 5,000 examples were scored (docs/fidelity.md, change 10). AlgoPerf: 83M.
+    num_validation: int = 50_000
     num_test: int = 5_000
     embed_dim: int = 16
 
