@@ -136,13 +136,21 @@ def made_with(record_config: Optional[dict], now: dict) -> bool:
     return all(k in rec and rec[k] == v for k, v in now.items())
 
 
+def made_with_current_config(table: pd.DataFrame, overrides: Sequence[str] = ()) -> pd.Series:
+    """Per record of ``table``, whether it was made with its workload's config as it is today
+    (True for a record that names no workload, or a table without configs)."""
+    if table.empty or "config" not in table:
+        return pd.Series(True, index=table.index, dtype=bool)
+    now = current_workload_configs(sorted(table.workload.dropna().unique()), overrides)
+    return pd.Series([r["workload"] not in now or made_with(r["config"], now[r["workload"]])
+                      for r in table.to_dict("records")], index=table.index, dtype=bool)
+
+
 def stale_workloads(table: pd.DataFrame, overrides: Sequence[str] = ()) -> list[str]:
     """Workloads of ``table`` (records) with runs made under an older workload config."""
     if table.empty or "config" not in table:
         return []
-    now = current_workload_configs(sorted(table.workload.dropna().unique()), overrides)
-    return sorted({r["workload"] for r in table.to_dict("records")
-                   if r["workload"] in now and not made_with(r["config"], now[r["workload"]])})
+    return sorted(set(table.workload[~made_with_current_config(table, overrides)]))
 
 
 class Reproduction:
@@ -181,7 +189,8 @@ class Reproduction:
         """Mark ``stage`` finished once every run of a *current* workload config in ``dirs``
         is final.  A run left unfinished under an older config (killed, then the workload
         changed) is never resumed by today's commands, so it must not hold the stage open."""
-        table = self.current_runs(records.load_records(dirs))
+        table = records.load_records(dirs)
+        table = table[made_with_current_config(table, self.cfg.overrides)]
         unfinished = 0 if table.empty else int((~table.status.isin(records.FINAL_STATUSES)).sum())
         if table.empty or unfinished:
             print(f"[reproduce] stage {stage}: {unfinished} runs not final yet; "
@@ -189,16 +198,6 @@ class Reproduction:
             return
         atomic_write_json(self.root / stage / STAGE_DONE,
                           {"runs": len(table), "finished_at": records.now(), **(extra or {})})
-
-    def current_runs(self, table: pd.DataFrame) -> pd.DataFrame:
-        """The records of ``table`` made with their workload's config as it is today."""
-        if table.empty or "config" not in table:
-            return table
-        now = current_workload_configs(sorted(table.workload.dropna().unique()),
-                                       self.cfg.overrides)
-        keep = [r["workload"] not in now or made_with(r["config"], now[r["workload"]])
-                for r in table.to_dict("records")]
-        return table[keep]
 
     # ------------------------------------------------------------------ stages
     def naive_commands(self) -> list[list[str]]:

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from hpfree import records
 from hpfree.reproduce import (ReproduceConfig, Reproduction, TrainFn, cli_train,
-                              current_workload_configs, made_with)
+                              made_with_current_config)
 
 SEEDS_SWEEP = "nadamw-seeds"
 CALIBRATION_JSON = Path(__file__).resolve().parents[1] / "workloads" / "calibration.json"
@@ -92,8 +92,9 @@ def at_calibrated_point(row: dict) -> bool:
         return False
     point, fraction = calibrated_point(row["workload"])
     wanted = [("horizon.fraction", fraction), *(tuple(p.split("=", 1)) for p in point)]
+    cfg = OmegaConf.create(cfg)
     for key, value in wanted:
-        node = OmegaConf.select(OmegaConf.create(cfg), key)
+        node = OmegaConf.select(cfg, key)
         try:
             if node is None or not math.isclose(float(node), float(value), rel_tol=1e-9):
                 return False
@@ -189,12 +190,7 @@ class Fidelity:
         alone does not), the newest per (workload, optimizer, seed)."""
         if table.empty:
             return table
-        now = current_workload_configs(list(table.workload.unique()), self.cfg.overrides)
-
-        def same(row) -> bool:
-            return made_with(row["config"], now[row["workload"]])
-
-        table = table[[same(r) for r in table.to_dict("records")]]
+        table = table[made_with_current_config(table, self.cfg.overrides)]
         return (table.sort_values("finished_at")
                 .drop_duplicates(["workload", "optimizer", "seed"], keep="last"))
 
@@ -216,7 +212,7 @@ class Fidelity:
                 table = table[table.status.isin(records.FINAL_STATUSES)
                               & table.workload.isin(wl)]
                 table = keep(table)
-                table = self.current(table) if not table.empty else table
+                table = self.current(table)
             if table.empty:
                 out.append(pd.DataFrame(columns=["workload", "optimizer", "best", "ttt_steps",
                                                  "max_steps", "seed", "status"]))
